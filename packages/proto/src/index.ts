@@ -1,0 +1,52 @@
+// Wire types: every message, enum and service generated from proto/ (see buf.gen.yaml).
+
+export { DEFAULT_CHANNEL_OPTIONS, MAX_MESSAGE_BYTES } from './channel-options.js';
+export * from './gen/tensorflow/core/example/example_pb.js';
+export * from './gen/tensorflow/core/example/feature_pb.js';
+export * from './gen/tensorflow/core/framework/attr_value_pb.js';
+export * from './gen/tensorflow/core/framework/full_type_pb.js';
+export * from './gen/tensorflow/core/framework/function_pb.js';
+export * from './gen/tensorflow/core/framework/graph_debug_info_pb.js';
+export * from './gen/tensorflow/core/framework/graph_pb.js';
+export * from './gen/tensorflow/core/framework/node_def_pb.js';
+export * from './gen/tensorflow/core/framework/op_def_pb.js';
+export * from './gen/tensorflow/core/framework/resource_handle_pb.js';
+export * from './gen/tensorflow/core/framework/tensor_pb.js';
+export * from './gen/tensorflow/core/framework/tensor_shape_pb.js';
+export * from './gen/tensorflow/core/framework/types_pb.js';
+export * from './gen/tensorflow/core/framework/variable_pb.js';
+export * from './gen/tensorflow/core/framework/versions_pb.js';
+export * from './gen/tensorflow/core/protobuf/error_codes_pb.js';
+export * from './gen/tensorflow/core/protobuf/meta_graph_pb.js';
+export * from './gen/tensorflow/core/protobuf/saved_model_pb.js';
+export * from './gen/tensorflow/core/protobuf/saved_object_graph_pb.js';
+export * from './gen/tensorflow/core/protobuf/saver_pb.js';
+export * from './gen/tensorflow/core/protobuf/struct_pb.js';
+export * from './gen/tensorflow/core/protobuf/trackable_object_graph_pb.js';
+export * from './gen/tensorflow_serving/apis/classification_pb.js';
+export * from './gen/tensorflow_serving/apis/get_model_metadata_pb.js';
+export * from './gen/tensorflow_serving/apis/get_model_status_pb.js';
+export * from './gen/tensorflow_serving/apis/inference_pb.js';
+export * from './gen/tensorflow_serving/apis/input_pb.js';
+export * from './gen/tensorflow_serving/apis/model_management_pb.js';
+export * from './gen/tensorflow_serving/apis/model_pb.js';
+export * from './gen/tensorflow_serving/apis/model_service_pb.js';
+export * from './gen/tensorflow_serving/apis/predict_pb.js';
+export * from './gen/tensorflow_serving/apis/prediction_service_pb.js';
+export * from './gen/tensorflow_serving/apis/regression_pb.js';
+export * from './gen/tensorflow_serving/apis/status_pb.js';
+export * from './gen/tensorflow_serving/config/file_system_storage_path_source_pb.js';
+export * from './gen/tensorflow_serving/config/log_collector_config_pb.js';
+export * from './gen/tensorflow_serving/config/logging_config_pb.js';
+export * from './gen/tensorflow_serving/config/model_server_config_pb.js';
+export * from './gen/tensorflow_serving/config/monitoring_config_pb.js';
+export * from './gen/tensorflow_serving/servables/tensorflow/session_bundle_config_pb.js';
+export {
+  type CallOptions,
+  type ClientOptions,
+  createPromiseClient,
+  methodPath,
+  type PromiseClient,
+} from './grpc-client.js';
+export { GrpcError, type GrpcErrorOptions, grpcStatusName, toGrpcError } from './grpc-error.js';
+export { addUnaryService, serviceDefinition, type UnaryHandler, type UnaryHandlers } from './grpc-service.js';
