@@ -29,7 +29,9 @@ describe('ModelServerConfig text format', () => {
   });
 
   it('refuses a field TF Serving does not have', () => {
-    expect(() => fromText(ModelServerConfigSchema, 'model_config_list { config { nmae: "x" } }')).toThrow(/nmae/);
+    expect(() => fromText(ModelServerConfigSchema, 'model_config_list { config { nmae: "x" } }')).toThrow(
+      /nmae/,
+    );
   });
 
   it('reads the Prometheus monitoring config', () => {
