@@ -1,6 +1,12 @@
 // Wire types: every message, enum and service generated from proto/ (see buf.gen.yaml).
 
 export { DEFAULT_CHANNEL_OPTIONS, MAX_MESSAGE_BYTES } from './channel-options.js';
+export {
+  bfloat16BitsToFloat32,
+  float32ToBfloat16Bits,
+  float32ToHalfBits,
+  halfBitsToFloat32,
+} from './float16.js';
 export * from './gen/tensorflow/core/example/example_pb.js';
 export * from './gen/tensorflow/core/example/feature_pb.js';
 export * from './gen/tensorflow/core/framework/attr_value_pb.js';
@@ -50,3 +56,42 @@ export {
 } from './grpc-client.js';
 export { GrpcError, type GrpcErrorOptions, grpcStatusName, toGrpcError } from './grpc-error.js';
 export { addUnaryService, serviceDefinition, type UnaryHandler, type UnaryHandlers } from './grpc-service.js';
+export {
+  decodeRestError,
+  decodeRestPredictRequest,
+  decodeRestPredictResponse,
+  type EncodeRestPredictRequestOptions,
+  encodeRestError,
+  encodeRestPredictRequest,
+  encodeRestPredictResponse,
+  type JsonTensorValue,
+  jsonToTensor,
+  type RestFormat,
+  type RestPredictRequest,
+  type RestPredictResponse,
+  type RestSignature,
+} from './rest-codec.js';
+export { formatRestNumber, parseRestJson, stringifyRestJson } from './rest-json.js';
+export {
+  type DataTypeInfo,
+  dataTypeInfo,
+  elementCount,
+  isSupportedDataType,
+  type SupportedDataType,
+  type Tensor,
+  type TensorValues,
+  type TensorValuesByType,
+} from './tensor.js';
+export {
+  type DecodeTensorOptions,
+  decodeShape,
+  decodeTensor,
+  type EncodeTensorOptions,
+  encodeTensor,
+} from './tensor-codec.js';
+export { TensorCodecError, type TensorCodecErrorCode } from './tensor-codec-error.js';
+export {
+  encodePredictRequestBinary,
+  encodeTensorBinary,
+  type PredictRequestBinaryInit,
+} from './tensor-wire.js';
