@@ -221,9 +221,9 @@ describe('REST predict responses', () => {
 });
 
 describe('REST error bodies', () => {
-  it('writes { "error": "<message>" } with the message JSON-escaped', () => {
+  it('writes the body as TF Serving pretty-prints it, the message JSON-escaped', () => {
     expect(encodeRestError('Malformed request: GET /v1/x "y"')).toBe(
-      '{ "error": "Malformed request: GET /v1/x \\"y\\"" }',
+      '{\n    "error": "Malformed request: GET /v1/x \\"y\\""\n}',
     );
   });
 

@@ -216,9 +216,9 @@ export function encodeRestPredictResponse(outputs: Record<string, Tensor>, forma
   return `{"outputs":${body}}`;
 }
 
-/** TF Serving's error body: `{ "error": "<message>" }`. */
+/** TF Serving's error body, as its RapidJSON PrettyWriter lays it out: `{\n    "error": "<message>"\n}`. */
 export function encodeRestError(message: string): string {
-  return `{ "error": ${JSON.stringify(message)} }`;
+  return `{\n    "error": ${JSON.stringify(message)}\n}`;
 }
 
 /** The message of a TF Serving error body, or undefined when the text is not one. */

@@ -1,0 +1,189 @@
+// Predict throughput of the TF Serving emulator (gRPC over loopback) next to calling tfjs directly, at batch 1
+// and 32, measured side by side in one run: rounds alternate between the paths so that a machine that
+// slows down or speeds up mid-run affects them alike. Prints predictions/s per path and each path's throughput
+// as a ratio to tfjs's own GraphModel.execute. One request in flight at a time (latency-bound throughput).
+//
+//   pnpm --filter @modelgate/emulators bench        (tsx bench/tf-serving.bench.ts)
+//   BENCH_SECONDS=2 BENCH_MODELS=classifier,convnet tsx bench/tf-serving.bench.ts
+
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fromBinary } from '@bufbuild/protobuf';
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { buildModel, type FixtureGraphId, goldenInputs, modelFiles } from '@modelgate/fixtures';
+import {
+  addUnaryService,
+  createPromiseClient,
+  encodeTensorBinary,
+  PredictionService,
+  type Tensor,
+  TensorProtoSchema,
+} from '@modelgate/proto';
+import { toTfTensor } from '@modelgate/proto/tfjs';
+import { loadGraphModel } from '@tensorflow/tfjs-converter';
+import type * as tf from '@tensorflow/tfjs-core';
+import { createModelRunner, loadPureTfjs, TfServingEmulator } from '../src/tf-serving/index.js';
+import { readMetaGraph } from '../src/tf-serving/saved-model-reader.js';
+import { SILENT_LOG } from '../src/tf-serving/server-log.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1.5);
+const ROUNDS = 5;
+const MODELS = (process.env.BENCH_MODELS ?? 'classifier,convnet').split(',') as FixtureGraphId[];
+const BATCHES = [1, 32];
+
+type Call = () => Promise<unknown>;
+
+/**
+ * A grpc-js server whose Predict answers at once with a fixed response: the cost of a gRPC round trip on this
+ * machine with client and server in one process, the floor under the emulator's number.
+ */
+async function echoServer(): Promise<{ port: number; stop(): void }> {
+  const server = new Server();
+  addUnaryService(server, PredictionService, { predict: (request) => ({ modelSpec: request.modelSpec }) });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', ServerCredentials.createInsecure(), (error, bound) =>
+      error ? reject(error) : resolve(bound),
+    ),
+  );
+  return { port, stop: () => server.forceShutdown() };
+}
+
+/** Calls per second of `call` over `seconds`. */
+async function rate(call: Call, seconds: number): Promise<number> {
+  const end = performance.now() + seconds * 1000;
+  let calls = 0;
+  const started = performance.now();
+  while (performance.now() < end) {
+    await call();
+    calls++;
+  }
+  return calls / ((performance.now() - started) / 1000);
+}
+
+const median = (values: number[]) =>
+  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] as number;
+
+async function writeModels(graphs: FixtureGraphId[]): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'tf-serving-bench-'));
+  for (const [path, bytes] of modelFiles(graphs.map((graph) => ({ name: graph, graph, version: 1 })))) {
+    if (!path.startsWith('saved-models/')) continue;
+    const target = join(root, path.slice('saved-models/'.length));
+    await mkdir(dirname(target), { recursive: true });
+    await writeFile(target, bytes);
+  }
+  return root;
+}
+
+async function main() {
+  const { tf } = await loadPureTfjs('wasm');
+  const runner = await createModelRunner({ prefer: 'wasm' });
+  const root = await writeModels(MODELS);
+  // One emulator per model, each started with the single-model flags (--port=0 --model_name --model_base_path).
+  const emulators: TfServingEmulator[] = [];
+  const ports = new Map<string, number>();
+  for (const graph of MODELS) {
+    const emulator = new TfServingEmulator({
+      port: 0,
+      modelName: graph,
+      modelBasePath: join(root, graph),
+      runner,
+      log: () => {},
+    });
+    emulators.push(emulator);
+    ports.set(graph, (await emulator.start()).grpcPort);
+  }
+  const echo = await echoServer();
+  const echoClient = createPromiseClient(PredictionService, `127.0.0.1:${echo.port}`);
+  console.log(`TF Serving emulator Predict throughput, ${runner.description}, Node ${process.versions.node}`);
+  console.log(
+    `${SECONDS}s per path per round, ${ROUNDS} rounds, median; ratio = path / tfjs GraphModel.execute\n`,
+  );
+  const rows: string[][] = [['model', 'batch', 'path', 'predictions/s', 'ratio']];
+  try {
+    for (const graph of MODELS) {
+      const built = buildModel(graph, 1);
+      const artifacts = JSON.parse(built.tfjs.modelJson) as tf.io.ModelJSON;
+      const graphModel = await loadGraphModel(
+        tf.io.fromMemory({
+          modelTopology: artifacts.modelTopology,
+          weightSpecs: artifacts.weightsManifest.flatMap((group) => group.weights),
+          weightData: built.tfjs.weights.slice().buffer,
+        }),
+      );
+      const servable = await runner.load({
+        exportDir: join(root, graph, '1'),
+        metaGraph: await readMetaGraph(join(root, graph, '1'), ['serve'], SILENT_LOG),
+        tags: ['serve'],
+      });
+      const client = createPromiseClient(PredictionService, `localhost:${ports.get(graph)}`);
+      const outputAliases = built.signature.outputs.map((spec) => spec.alias);
+      for (const batch of BATCHES) {
+        const inputs = goldenInputs(graph, batch);
+        const feeds = Object.fromEntries(
+          built.signature.inputs.map((spec) => [spec.tensorName, toTfTensor(inputs[spec.alias] as Tensor)]),
+        );
+        const fetches = built.signature.outputs.map((spec) => spec.tensorName);
+        const request = {
+          modelSpec: { name: graph },
+          inputs: Object.fromEntries(
+            Object.entries(inputs).map(([alias, tensor]) => [
+              alias,
+              fromBinary(TensorProtoSchema, encodeTensorBinary(tensor)),
+            ]),
+          ),
+        };
+        const paths: [string, Call][] = [
+          [
+            'tfjs GraphModel.execute',
+            async () => {
+              const out = graphModel.execute(feeds, fetches) as tf.Tensor | tf.Tensor[];
+              const outputs = Array.isArray(out) ? out : [out];
+              for (const tensor of outputs) await tensor.data();
+              tf.dispose(outputs);
+            },
+          ],
+          [
+            'runner (freeze + tfjs, typed arrays in/out)',
+            () => servable.run('serving_default', inputs, outputAliases),
+          ],
+          ['emulator gRPC Predict (loopback)', () => client.predict(request)],
+          ['floor: grpc-js round trip, no model', () => echoClient.predict(request)],
+        ];
+        for (const [, call] of paths) await rate(call, 0.2);
+        const rates = paths.map(() => [] as number[]);
+        for (let round = 0; round < ROUNDS; round++) {
+          for (const [i, [, call]] of paths.entries()) rates[i]?.push((await rate(call, SECONDS)) * batch);
+        }
+        const baseline = median(rates[0] as number[]);
+        paths.forEach(([name], i) => {
+          const value = median(rates[i] as number[]);
+          rows.push([graph, String(batch), name, value.toFixed(0), (value / baseline).toFixed(2)]);
+        });
+        tf.dispose(Object.values(feeds));
+      }
+      client.close();
+      servable.dispose();
+      graphModel.dispose();
+    }
+  } finally {
+    echoClient.close();
+    echo.stop();
+    for (const instance of emulators) await instance.stop();
+    await rm(root, { recursive: true, force: true });
+  }
+  const widths =
+    rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? [];
+  for (const [index, row] of rows.entries()) {
+    console.log(
+      row
+        .map((cell, column) =>
+          column >= 3 ? cell.padStart(widths[column] ?? 0) : cell.padEnd(widths[column] ?? 0),
+        )
+        .join('  '),
+    );
+    if (index === 0) console.log(widths.map((width) => '-'.repeat(width)).join('  '));
+  }
+}
+
+await main();

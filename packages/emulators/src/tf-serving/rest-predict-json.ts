@@ -1,0 +1,386 @@
+import { DataType, dataTypeInfo, type Tensor } from '@modelgate/proto';
+import {
+  isBase64Object,
+  type JsonNode,
+  jsonTypeName,
+  member,
+  parseRestDocument,
+} from './rest-json-document.js';
+import { formatDecimal, jsonDebugString, PrettyJsonWriter } from './rest-json-writer.js';
+import { dataTypeString } from './tf-data-type-names.js';
+import { TfServingError } from './tf-serving-error.js';
+
+// TF Serving's `:predict` JSON (util/json_tensor.cc): reading `instances` (row) or `inputs` (columnar) into
+// tensors of the signature's dtypes, and writing `predictions` or `outputs`; with its acceptance rules and
+// error messages.
+
+export type PredictFormat = 'row' | 'columnar';
+
+export interface PredictJsonRequest {
+  format: PredictFormat;
+  /** As sent; empty means serving_default. */
+  signatureName: string;
+  inputs: Record<string, Tensor>;
+}
+
+/** Input alias -> dtype of the signature a request names; throws the lookup's error (unknown model, ...). */
+export type InputDtypes = (signatureName: string) => ReadonlyMap<string, DataType>;
+
+const invalid = (message: string) => TfServingError.invalidArgument(message);
+
+/** `JSON Value: <value> <detail>`, json_tensor.cc's FormatError. */
+function formatError(node: JsonNode, detail: string): TfServingError {
+  return invalid(`JSON Value: ${jsonDebugString(node)} ${detail}`);
+}
+
+function typeError(node: JsonNode, dtype: DataType): TfServingError {
+  return invalid(
+    `JSON Value: ${jsonDebugString(node)} Type: ${jsonTypeName(node)} is not of expected type: ${dataTypeString(dtype)}`,
+  );
+}
+
+/** The shape along first elements (json_tensor.cc GetDenseTensorShape). */
+function denseShape(node: JsonNode): number[] {
+  const shape: number[] = [];
+  for (let level = node; level.kind === 'array'; level = level.items[0] as JsonNode) {
+    shape.push(level.items.length);
+    if (level.items.length === 0) break;
+  }
+  return shape;
+}
+
+const INT32 = [-(2n ** 31n), 2n ** 31n - 1n] as const;
+const UINT32 = [0n, 2n ** 32n - 1n] as const;
+const INT64 = [-(2n ** 63n), 2n ** 63n - 1n] as const;
+const UINT64 = [0n, 2n ** 64n - 1n] as const;
+
+function integerIn(node: JsonNode, [min, max]: readonly [bigint, bigint]): bigint | undefined {
+  if (node.kind !== 'number' || node.integer === undefined) return undefined;
+  return node.integer >= min && node.integer <= max ? node.integer : undefined;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+function base64Bytes(node: JsonNode): Uint8Array {
+  if (!isBase64Object(node)) {
+    throw invalid(`JSON Value: ${jsonDebugString(node)} not formatted correctly for base64 data`);
+  }
+  const text =
+    node.kind === 'object' && node.members[0]?.[1].kind === 'string' ? node.members[0][1].text : '';
+  if (!BASE64.test(text) || text.replace(/=+$/, '').length % 4 === 1)
+    throw invalid('Unable to base64 decode');
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
+/** One scalar as the dtype wants it (json_tensor.cc AddValueToTensor). */
+function scalar(node: JsonNode, dtype: DataType): number | bigint | Uint8Array {
+  if (node.kind === 'object') {
+    if (dtype === DataType.DT_STRING) return base64Bytes(node);
+    throw typeError(node, dtype);
+  }
+  switch (dtype) {
+    case DataType.DT_FLOAT:
+    case DataType.DT_DOUBLE:
+      if (node.kind !== 'number') throw typeError(node, dtype);
+      return node.value;
+    case DataType.DT_INT32:
+    case DataType.DT_INT16:
+    case DataType.DT_INT8:
+    case DataType.DT_UINT8: {
+      const value = integerIn(node, INT32);
+      if (value === undefined) throw typeError(node, dtype);
+      return Number(value);
+    }
+    case DataType.DT_STRING:
+      if (node.kind !== 'string') throw typeError(node, dtype);
+      return node.bytes;
+    case DataType.DT_INT64:
+      return integerIn(node, INT64) ?? throwError(typeError(node, dtype));
+    case DataType.DT_BOOL:
+      if (node.kind !== 'bool') throw typeError(node, dtype);
+      return node.value ? 1 : 0;
+    case DataType.DT_UINT32: {
+      const value = integerIn(node, UINT32);
+      if (value === undefined) throw typeError(node, dtype);
+      return Number(value);
+    }
+    case DataType.DT_UINT64:
+      return integerIn(node, UINT64) ?? throwError(typeError(node, dtype));
+    default:
+      throw TfServingError.unimplemented(
+        `Conversion of JSON Value: ${jsonDebugString(node)} to type: ${dataTypeString(dtype)}`,
+      );
+  }
+}
+
+function throwError(error: Error): never {
+  throw error;
+}
+
+/** Values in row-major order, checking every list against the shape (json_tensor.cc FillTensorProto). */
+function collect(
+  node: JsonNode,
+  level: number,
+  shape: readonly number[],
+  dtype: DataType,
+  out: unknown[],
+): void {
+  const rank = shape.length;
+  if (node.kind !== 'array') {
+    if (level !== rank) {
+      throw invalid(
+        `JSON Value: ${jsonDebugString(node)} found at incorrect level: ${level + 1} in the JSON DOM. Expected at level: ${rank}`,
+      );
+    }
+    out.push(scalar(node, dtype));
+    return;
+  }
+  if (level >= rank) throw invalid(`Encountered list at unexpected level: ${level} expected < ${rank}`);
+  if (node.items.length !== shape[level]) {
+    throw invalid(
+      `Encountered list at unexpected size: ${node.items.length} at level: ${level} expected size: ${shape[level]}`,
+    );
+  }
+  for (const item of node.items) collect(item, level + 1, shape, dtype, out);
+}
+
+/** The collected values in the dtype's typed array (scalar() checked each one); strings stay byte strings. */
+function toTensor(dtype: DataType, shape: number[], values: unknown[]): Tensor {
+  const ArrayType = dataTypeInfo(dtype)?.array;
+  if (!ArrayType) return { dtype: DataType.DT_STRING, shape, values: values as Uint8Array[] };
+  const typed = new ArrayType(values.length);
+  (typed as { set(source: ArrayLike<unknown>): void }).set(values);
+  return { dtype, shape, values: typed } as Tensor;
+}
+
+/** One JSON tensor of a known dtype; the shape is read off the first elements. */
+function readTensor(node: JsonNode, dtype: DataType): { shape: number[]; values: unknown[] } {
+  const shape = denseShape(node);
+  const values: unknown[] = [];
+  collect(node, 0, shape, dtype, values);
+  return { shape, values };
+}
+
+const statusString = (error: unknown) =>
+  error instanceof TfServingError ? error.toStatusString() : String(error);
+
+function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<string, DataType>) {
+  const first = list.items[0] as JsonNode;
+  if (first.kind !== 'object' && dtypes.size > 1) {
+    throw invalid(
+      'instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map',
+    );
+  }
+  const isNamed = (node: JsonNode) => node.kind === 'object' && !isBase64Object(node);
+  const named = isNamed(first);
+  const inputNames = [...dtypes.keys()].sort();
+  const rows = new Map<string, { shape: number[]; size: number; values: unknown[] }>();
+  const add = (name: string, item: JsonNode) => {
+    const dtype = dtypes.get(name);
+    if (dtype === undefined) throw invalid(`JSON object: does not have named input: ${name}`);
+    const { shape, values } = readTensor(item, dtype);
+    const seen = rows.get(name);
+    if (!seen) {
+      rows.set(name, { shape, size: values.length, values });
+      return;
+    }
+    if (seen.size !== values.length)
+      throw invalid(`Expecting tensor size: ${seen.size} but got: ${values.length}`);
+    if (seen.shape.join() !== shape.join()) {
+      throw invalid(`Expecting shape [${seen.shape.join(',')}] but got: [${shape.join(',')}]`);
+    }
+    seen.values.push(...values);
+  };
+  list.items.forEach((item, index) => {
+    if (named) {
+      if (!isNamed(item)) throw invalid(`Expecting object but got list at item ${index} of input list`);
+      const keys = new Set<string>();
+      for (const [name, value] of (item as JsonNode & { kind: 'object' }).members) {
+        keys.add(name);
+        try {
+          add(name, value);
+        } catch (error) {
+          throw invalid(
+            `Failed to process element: ${index} key: ${name} of 'instances' list. Error: ${statusString(error)}`,
+          );
+        }
+      }
+      if ([...keys].sort().join() !== inputNames.join()) {
+        throw invalid(
+          `Failed to process element: ${index} of 'instances' list. JSON object: ${jsonDebugString(item)} keys must be equal to: ${inputNames.join(',')}`,
+        );
+      }
+      return;
+    }
+    if (isNamed(item)) throw invalid(`Expecting value/list but got object at item ${index} of input list`);
+    try {
+      add(inputNames[0] as string, item);
+    } catch (error) {
+      throw invalid(`Failed to process element: ${index} of 'instances' list. Error: ${statusString(error)}`);
+    }
+  });
+  const inputs: Record<string, Tensor> = {};
+  for (const [name, { shape, values }] of rows) {
+    inputs[name] = toTensor(dtypes.get(name) as DataType, [list.items.length, ...shape], values);
+  }
+  return inputs;
+}
+
+function fromColumns(value: JsonNode, dtypes: ReadonlyMap<string, DataType>): Record<string, Tensor> {
+  const names = [...dtypes.keys()].sort();
+  if (value.kind !== 'object' || isBase64Object(value)) {
+    if (dtypes.size > 1) {
+      throw invalid(
+        'inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map',
+      );
+    }
+    const name = names[0] as string;
+    const dtype = dtypes.get(name) as DataType;
+    const { shape, values } = readTensor(value, dtype);
+    return { [name]: toTensor(dtype, shape, values) };
+  }
+  const inputs: Record<string, Tensor> = {};
+  for (const name of names) {
+    const item = member(value, name);
+    if (!item) throw invalid(`Missing named input: ${name} in 'inputs' object.`);
+    const dtype = dtypes.get(name) as DataType;
+    const { shape, values } = readTensor(item, dtype);
+    inputs[name] = toTensor(dtype, shape, values);
+  }
+  return inputs;
+}
+
+/** Reads a `:predict` body (json_tensor.cc FillPredictRequestFromJson). */
+export function readPredictJson(body: Uint8Array, inputDtypes: InputDtypes): PredictJsonRequest {
+  const doc = parseRestDocument(body);
+  if (doc.kind !== 'object') throw formatError(doc, 'Is not object');
+  const signature = member(doc, 'signature_name');
+  if (signature && signature.kind !== 'string') {
+    throw formatError(doc, "not formatted correctly. 'signature_name' key must be a string value.");
+  }
+  const signatureName = signature?.kind === 'string' ? signature.text : '';
+  const dtypes = inputDtypes(signatureName);
+  if (dtypes.size === 0) {
+    throw invalid(
+      `Failed to get input map for signature: ${signatureName === '' ? 'DEFAULT' : signatureName}`,
+    );
+  }
+  const instances = member(doc, 'instances');
+  const inputs = member(doc, 'inputs');
+  if (instances && inputs) {
+    throw formatError(
+      doc,
+      "Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ",
+    );
+  }
+  if (instances) {
+    if (instances.kind !== 'array') throw formatError(doc, "Expecting 'instances' to be an list/array");
+    if (instances.items.length === 0) throw formatError(doc, "No values in 'instances' array");
+    return { format: 'row', signatureName, inputs: fromInstances(instances, dtypes) };
+  }
+  if (inputs) return { format: 'columnar', signatureName, inputs: fromColumns(inputs, dtypes) };
+  throw invalid("Missing 'inputs' or 'instances' key");
+}
+
+/** One element as TF Serving writes it (json_tensor.cc AddSingleValueAndAdvance). */
+function writeElement(writer: PrettyJsonWriter, tensor: Tensor, index: number, asBytes: boolean): void {
+  switch (tensor.dtype) {
+    case DataType.DT_FLOAT:
+      writer.value(formatDecimal(tensor.values[index] as number, 'float'));
+      return;
+    case DataType.DT_DOUBLE:
+      writer.value(formatDecimal(tensor.values[index] as number, 'double'));
+      return;
+    case DataType.DT_BOOL:
+      writer.value(tensor.values[index] ? 'true' : 'false');
+      return;
+    case DataType.DT_STRING: {
+      const bytes = tensor.values[index] as Uint8Array;
+      if (asBytes) {
+        writer.startObject().key('b64').string(Buffer.from(bytes).toString('base64')).endObject();
+      } else {
+        writer.string(new TextDecoder().decode(bytes));
+      }
+      return;
+    }
+    case DataType.DT_INT32:
+    case DataType.DT_INT16:
+    case DataType.DT_INT8:
+    case DataType.DT_UINT8:
+    case DataType.DT_INT64:
+    case DataType.DT_UINT32:
+    case DataType.DT_UINT64:
+      writer.value(String(tensor.values[index]));
+      return;
+    default:
+      throw invalid(`Failed to write JSON value for tensor type: ${dataTypeString(tensor.dtype)}`);
+  }
+}
+
+/** Values of dims `dim..` starting at element `offset` (json_tensor.cc AddTensorValues); returns the next offset. */
+function writeValues(
+  writer: PrettyJsonWriter,
+  tensor: Tensor,
+  asBytes: boolean,
+  dim: number,
+  offset: number,
+): number {
+  const rank = tensor.shape.length;
+  if (dim > rank - 1) {
+    writeElement(writer, tensor, offset, asBytes);
+    return offset + 1;
+  }
+  writer.startArray();
+  let next = offset;
+  for (let i = 0; i < (tensor.shape[dim] as number); i++)
+    next = writeValues(writer, tensor, asBytes, dim + 1, next);
+  writer.endArray();
+  return next;
+}
+
+const isBytes = (alias: string, tensor: Tensor) =>
+  tensor.dtype === DataType.DT_STRING && alias.endsWith('_bytes');
+
+/** The `:predict` answer: `predictions` (row) or `outputs` (columnar); a lone output goes without its name. */
+export function writePredictJson(
+  outputs: readonly [alias: string, tensor: Tensor][],
+  format: PredictFormat,
+): string {
+  if (outputs.length === 0) throw invalid('Cannot convert empty tensor map to JSON');
+  const writer = new PrettyJsonWriter();
+  const named = outputs.length > 1;
+  writer.startObject();
+  if (format === 'columnar') {
+    writer.key('outputs');
+    if (named) writer.startObject();
+    for (const [alias, tensor] of outputs) {
+      if (named) writer.key(alias);
+      writeValues(writer, tensor, isBytes(alias, tensor), 0, 0);
+    }
+    if (named) writer.endObject();
+    return writer.endObject().toString();
+  }
+  let batch = -1;
+  for (const [alias, tensor] of outputs) {
+    const rows = tensor.shape[0];
+    if (rows === undefined) throw invalid(`Tensor name: ${alias} has no shape information `);
+    if (batch >= 0 && rows !== batch) {
+      throw invalid(`Tensor name: ${alias} has inconsistent batch size: ${rows} expecting: ${batch}`);
+    }
+    batch = rows;
+  }
+  writer.key('predictions').startArray();
+  const offsets = outputs.map(() => 0);
+  for (let row = 0; row < batch; row++) {
+    if (named) writer.startObject();
+    writer.singleLineArrays = true;
+    outputs.forEach(([alias, tensor], i) => {
+      if (named) writer.key(alias);
+      offsets[i] = writeValues(writer, tensor, isBytes(alias, tensor), 1, offsets[i] as number);
+    });
+    writer.singleLineArrays = false;
+    if (named) writer.endObject();
+  }
+  writer.endArray();
+  return writer.endObject().toString();
+}

@@ -1,0 +1,30 @@
+import type { LoadedServable, ModelRunner } from '../model-runner.js';
+
+/**
+ * A runner that records the batch size (dim 0 of the first input) of every run of what it loads, and can
+ * hold each run back by `delayMs` so that tests can catch requests in flight.
+ */
+export function countingRunner(
+  inner: ModelRunner,
+  options: { delayMs?: number } = {},
+): ModelRunner & { batchSizes: number[] } {
+  const batchSizes: number[] = [];
+  return {
+    backend: inner.backend,
+    description: `counting ${inner.description}`,
+    batchSizes,
+    async load(source) {
+      const servable = await inner.load(source);
+      const counted: LoadedServable = {
+        signatures: servable.signatures,
+        async run(signatureKey, inputs, outputAliases) {
+          batchSizes.push(Object.values(inputs)[0]?.shape[0] ?? 0);
+          if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
+          return servable.run(signatureKey, inputs, outputAliases);
+        },
+        dispose: () => servable.dispose(),
+      };
+      return counted;
+    },
+  };
+}

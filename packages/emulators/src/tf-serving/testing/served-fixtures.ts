@@ -1,0 +1,92 @@
+import { create } from '@bufbuild/protobuf';
+import { DEFAULT_POLICY, type Policy } from '@modelgate/fixtures';
+import {
+  type ModelConfig,
+  ModelConfigSchema,
+  ModelServerConfigSchema,
+  MonitoringConfigSchema,
+  FileSystemStoragePathSourceConfig_ServableVersionPolicySchema as ServableVersionPolicySchema,
+} from '@modelgate/proto';
+import type { ModelRunner } from '../model-runner.js';
+import {
+  type StartedTfServing,
+  TfServingEmulator,
+  type TfServingEmulatorOptions,
+} from '../tf-serving-emulator.js';
+import { modelRepository } from './model-repository.js';
+
+/** An emulator serving a policy's models from a temporary folder, with its log lines. */
+export interface ServedFixtures extends StartedTfServing {
+  emulator: TfServingEmulator;
+  logLines: string[];
+  stop(): Promise<void>;
+}
+
+function versionPolicy(policy: Policy['models'][number]['versionPolicy']) {
+  switch (policy.kind) {
+    case 'all':
+      return create(ServableVersionPolicySchema, { policyChoice: { case: 'all', value: {} } });
+    case 'specific':
+      return create(ServableVersionPolicySchema, {
+        policyChoice: { case: 'specific', value: { versions: policy.versions.map(BigInt) } },
+      });
+    case 'latest':
+      return create(ServableVersionPolicySchema, {
+        policyChoice: { case: 'latest', value: { numVersions: policy.numVersions } },
+      });
+  }
+}
+
+function modelConfig(policy: Policy, basePath: (name: string) => string): ModelConfig[] {
+  return policy.models.map((model) =>
+    create(ModelConfigSchema, {
+      name: model.name,
+      basePath: basePath(model.name),
+      modelPlatform: 'tensorflow',
+      modelVersionPolicy: versionPolicy(model.versionPolicy),
+    }),
+  );
+}
+
+/**
+ * Starts an emulator on free ports serving the policy's models (default: half_plus_two v1, classifier v1 and v2,
+ * convnet v1) as a model config file would list them, with REST and Prometheus on unless overridden.
+ */
+export async function serveFixtures(
+  runner: ModelRunner,
+  options: TfServingEmulatorOptions = {},
+  policy: Policy = DEFAULT_POLICY,
+): Promise<ServedFixtures> {
+  const repo = await modelRepository(
+    policy.models.flatMap((model) =>
+      model.versions.map((version) => ({ name: model.name, graph: model.graph, version })),
+    ),
+  );
+  const logLines: string[] = [];
+  const emulator = new TfServingEmulator({
+    port: 0,
+    restApiPort: 0,
+    modelConfig: create(ModelServerConfigSchema, {
+      config: { case: 'modelConfigList', value: { config: modelConfig(policy, repo.basePath) } },
+    }),
+    monitoringConfig: create(MonitoringConfigSchema, { prometheusConfig: { enable: true } }),
+    runner,
+    log: (line) => logLines.push(line),
+    ...options,
+  });
+  try {
+    const ports = await emulator.start();
+    return {
+      ...ports,
+      emulator,
+      logLines,
+      stop: async () => {
+        await emulator.stop();
+        await repo.remove();
+      },
+    };
+  } catch (error) {
+    await repo.remove();
+    throw error;
+  }
+}
