@@ -1,0 +1,73 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig } from '@modelgate/fixtures';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type KongCliIo, main } from './cli.js';
+
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'kong-emulator-cli-'));
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function recordingIo(stopAfterStart = false) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: KongCliIo = {
+    stdout: (text) => out.push(text),
+    stderr: (line) => err.push(line),
+    onStopSignal: (stop) => {
+      if (stopAfterStart) void stop();
+    },
+  };
+  return { io, out, err };
+}
+
+const env = (file: string, extra: Record<string, string> = {}) => ({
+  KONG_DATABASE: 'off',
+  KONG_DECLARATIVE_CONFIG: file,
+  KONG_PROXY_LISTEN: '127.0.0.1:0, 127.0.0.1:0 http2',
+  KONG_ADMIN_LISTEN: '127.0.0.1:0',
+  KONG_STATUS_LISTEN: '127.0.0.1:0',
+  KONG_PLUGINS: 'bundled,modelgate-model-access',
+  ...extra,
+});
+
+describe('the kong emulator CLI', () => {
+  it('starts from the image environment and stops on a signal (exit 0)', async () => {
+    const file = join(dir, 'kong.json');
+    await writeFile(file, JSON.stringify(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS)));
+    const { io, err } = recordingIo(true);
+    expect(await main(['kong', 'docker-start'], env(file), io)).toBe(0);
+    expect(err.map((line) => JSON.parse(line).role)).toEqual(['proxy', 'proxy', 'admin', 'status']);
+  });
+
+  it("refuses a bad declarative config with Kong's start-up message and exit 1, never listening", async () => {
+    const file = join(dir, 'bad.json');
+    await writeFile(file, JSON.stringify({ _format_version: '3.0', services: [{ name: 's' }] }));
+    const { io, err } = recordingIo();
+    expect(await main([], env(file), io)).toBe(1);
+    expect(err).toHaveLength(1);
+    expect(err[0]).toMatch(new RegExp(`^Error: error parsing declarative config file ${file}:\\n`));
+    expect(err[0]).toContain('required field missing');
+  });
+
+  it('refuses a database other than off with exit 2, naming the variable', async () => {
+    const { io, err } = recordingIo();
+    expect(await main([], env('/nowhere.json', { KONG_DATABASE: 'postgres' }), io)).toBe(2);
+    expect(err[0]).toMatch(/^Error: KONG_DATABASE: expected 'off'/);
+  });
+
+  it('prints help showing every variable and flag', async () => {
+    const { io, out } = recordingIo();
+    expect(await main(['--help'], {}, io)).toBe(0);
+    for (const word of ['KONG_DATABASE', 'KONG_PROXY_LISTEN', 'KONG_PLUGINS', '--help', '--version']) {
+      expect(out.join('')).toContain(word);
+    }
+  });
+});

@@ -1,0 +1,105 @@
+import {
+  type ClientHttp2Session,
+  connect,
+  constants,
+  type Http2ServerResponse,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
+import type { NormalizedKongService } from '@modelgate/fixtures';
+
+// Forwards an admitted gRPC call to a grpc upstream over HTTP/2 cleartext and relays the answer as it comes:
+// headers, messages and trailers (or a trailers-only answer as one HEADERS frame with END_STREAM).
+
+/** Owns one HTTP/2 session per upstream address; close() ends them all. */
+export class GrpcUpstreams {
+  private readonly sessions = new Map<string, ClientHttp2Session>();
+
+  session(service: NormalizedKongService): ClientHttp2Session {
+    const authority = `http://${service.host}:${service.port}`;
+    const existing = this.sessions.get(authority);
+    if (existing && !existing.closed && !existing.destroyed) return existing;
+    const session = connect(authority);
+    session.on('error', () => this.sessions.delete(authority));
+    session.on('close', () => this.sessions.delete(authority));
+    this.sessions.set(authority, session);
+    return session;
+  }
+
+  close(): void {
+    for (const session of this.sessions.values()) session.close();
+    this.sessions.clear();
+  }
+}
+
+function withoutPseudo(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (!name.startsWith(':') && value !== undefined) out[name] = value;
+  }
+  return out;
+}
+
+/** Relays one call. Resolves 'failed' when the upstream could not be reached or reset the stream before answering. */
+export function forwardGrpc(
+  upstreams: GrpcUpstreams,
+  options: {
+    service: NormalizedKongService;
+    path: string;
+    headers: OutgoingHttpHeaders;
+    body: Buffer;
+    extraHeaders: () => Record<string, string>;
+  },
+  response: Http2ServerResponse,
+): Promise<'answered' | 'failed'> {
+  return new Promise((resolve) => {
+    let session: ClientHttp2Session;
+    try {
+      session = upstreams.session(options.service);
+    } catch {
+      resolve('failed');
+      return;
+    }
+    const headers: OutgoingHttpHeaders = { ...options.headers };
+    delete headers.host;
+    const call = session.request({
+      ...headers,
+      ':method': 'POST',
+      ':path': options.path,
+      ':scheme': 'http',
+      ':authority': `${options.service.host}:${options.service.port}`,
+    });
+    let answered = false;
+    let trailersOnly = false;
+    call.on('response', (answer, flags) => {
+      answered = true;
+      const relayed = { ...withoutPseudo(answer), ...options.extraHeaders() };
+      const status = Number(answer[':status'] ?? 200);
+      if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+        trailersOnly = true;
+        response.stream.respond({ ':status': status, ...relayed }, { endStream: true });
+        resolve('answered');
+        return;
+      }
+      response.writeHead(status, relayed);
+    });
+    call.on('data', (chunk: Buffer) => response.write(chunk));
+    call.on('trailers', (trailers) => response.addTrailers(withoutPseudo(trailers)));
+    call.on('end', () => {
+      if (!answered || trailersOnly) return;
+      response.end();
+      resolve('answered');
+    });
+    call.on('error', () => {
+      if (answered) response.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      resolve(answered ? 'answered' : 'failed');
+    });
+    call.on('close', () => {
+      if (!answered) resolve('failed');
+    });
+    response.stream.on('close', () => {
+      if (!call.closed) call.close(constants.NGHTTP2_CANCEL);
+    });
+    call.end(options.body);
+  });
+}

@@ -1,0 +1,137 @@
+import type { ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+import type { NormalizedKongService } from '@modelgate/fixtures';
+import type { KongRequestContext } from './kong-request.js';
+
+// Forwards an admitted request to an HTTP upstream over HTTP/1.1, as Kong's balancer does: the upstream URI
+// (strip_path, service path), Kong's X-Forwarded-* and X-Kong-Request-Id headers, the plugins' header changes,
+// and back the upstream's status, headers and body.
+
+export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+]);
+
+/** The path Kong sends upstream (path_handling v0). */
+export function upstreamPath(
+  service: NormalizedKongService,
+  context: KongRequestContext,
+  matchedPath: string,
+): string {
+  let path = context.request.path;
+  if (context.route.strip_path && matchedPath !== '') {
+    path = path.slice(matchedPath.length);
+    if (!path.startsWith('/')) path = `/${path}`;
+  }
+  if (service.path && service.path !== '/') {
+    path = service.path.endsWith('/')
+      ? service.path + path.slice(1)
+      : service.path + (path === '/' ? '' : path);
+  }
+  const query = context.request.query.toString();
+  return query ? `${path}?${query}` : path;
+}
+
+/** The request headers for the upstream: the client's minus hop-by-hop and pseudo-headers, plus Kong's. */
+export function upstreamHeaders(
+  context: KongRequestContext,
+  service: NormalizedKongService,
+  downstreamHost: string,
+  downstreamPort: number,
+): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(context.request.headers as IncomingHttpHeaders)) {
+    if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
+    headers[name] = value;
+  }
+  const defaultPort = service.protocol === 'https' || service.protocol === 'grpcs' ? 443 : 80;
+  headers.host = context.route.preserve_host
+    ? downstreamHost
+    : service.port === defaultPort
+      ? service.host
+      : `${service.host}:${service.port}`;
+  const forwardedFor = context.request.headers['x-forwarded-for'];
+  headers['x-forwarded-for'] = forwardedFor
+    ? `${forwardedFor}, ${context.request.clientIp}`
+    : context.request.clientIp;
+  headers['x-forwarded-proto'] = 'http';
+  headers['x-forwarded-host'] = downstreamHost.replace(/:\d+$/, '');
+  headers['x-forwarded-port'] = String(downstreamPort);
+  headers['x-forwarded-path'] = context.request.path;
+  headers['x-real-ip'] = context.request.clientIp;
+  headers['x-kong-request-id'] = context.requestId;
+  for (const [name, value] of context.upstreamHeaders) {
+    if (value === null) delete headers[name];
+    else headers[name] = value;
+  }
+  return headers;
+}
+
+export interface ForwardResult {
+  /** The upstream answered (its status), or the exchange failed (502 must be sent if nothing was). */
+  status: number | 'failed';
+}
+
+/** Sends the request to the upstream and streams the answer to `response` (with `extraHeaders` added). */
+export function forwardHttp(
+  options: {
+    service: NormalizedKongService;
+    path: string;
+    method: string;
+    headers: OutgoingHttpHeaders;
+    body: Buffer;
+    extraHeaders: () => Record<string, string>;
+  },
+  response: DownstreamResponse,
+  signal: AbortSignal,
+): Promise<ForwardResult> {
+  return new Promise((resolve) => {
+    const upstream = httpRequest(
+      {
+        host: options.service.host,
+        port: options.service.port,
+        method: options.method,
+        path: options.path,
+        headers: { ...options.headers, 'content-length': String(options.body.length) },
+        timeout: options.service.read_timeout,
+        signal,
+      },
+      (answer) => {
+        const headers: OutgoingHttpHeaders = {};
+        for (const [name, value] of Object.entries(answer.headers)) {
+          if (value === undefined || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
+          headers[name] = value;
+        }
+        Object.assign(headers, options.extraHeaders());
+        (response as ServerResponse).writeHead(answer.statusCode ?? 502, headers);
+        answer.on('data', (chunk: Buffer) => (response as ServerResponse).write(chunk));
+        answer.on('end', () => {
+          response.end();
+          resolve({ status: answer.statusCode ?? 502 });
+        });
+        answer.on('error', () => {
+          response.destroy();
+          resolve({ status: 'failed' });
+        });
+      },
+    );
+    upstream.on('timeout', () => upstream.destroy(new Error('upstream read timeout')));
+    upstream.on('error', () => {
+      // after the headers went out Kong can only cut the connection; before, the caller answers 502
+      if (response.headersSent) response.destroy();
+      resolve({ status: 'failed' });
+    });
+    upstream.end(options.body);
+  });
+}

@@ -1,0 +1,38 @@
+// The Kong emulator: a DB-less Kong 3.9 stand-in for where the real image cannot run.
+
+export {
+  type AdminApiHost,
+  adminApiHandler,
+  EMPTY_CONFIGURATION_MESSAGE,
+  statusApiHandler,
+} from './admin-api.js';
+export { kongErrorBody, kongExitBody, type RenderedBody } from './error-response.js';
+export { grpcMessageOf, grpcRefusalHeaders } from './grpc-refusal.js';
+export { type KongClock, ManualClock, SYSTEM_CLOCK } from './kong-clock.js';
+export {
+  enabledPluginSchemas,
+  KongConfigFileError,
+  KongPluginsError,
+  loadKongConfig,
+  readKongConfigFile,
+} from './kong-config-loader.js';
+export {
+  type BoundListener,
+  DEFAULT_EMULATOR_LISTENERS,
+  KongEmulator,
+  type KongEmulatorOptions,
+  type KongListenerRole,
+} from './kong-emulator.js';
+export {
+  KONG_ENV_DEFAULTS,
+  KongEnvError,
+  type KongEnvironment,
+  type KongListener,
+  parseKongEnvironment,
+  parseKongListen,
+} from './kong-env.js';
+export type { KongPluginHandler } from './kong-plugin.js';
+export type { KongExit, KongRequest, KongRequestContext } from './kong-request.js';
+export { PluginChain, resolvePlugin } from './plugin-chain.js';
+export { ACL_BLOCKED_MESSAGE } from './plugins/acl.js';
+export { normalizeKongPath, type RouteMatch, RouteMatcher, type RouteMatchRequest } from './route-matcher.js';

@@ -1,0 +1,214 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
+import type { AddressInfo, Socket } from 'node:net';
+import type { KongPluginSchema, NormalizedKongConfig } from '@modelgate/fixtures';
+import { adminApiHandler, statusApiHandler } from './admin-api.js';
+import { GrpcUpstreams } from './grpc-proxy.js';
+import { type KongClock, SYSTEM_CLOCK } from './kong-clock.js';
+import { enabledPluginSchemas, loadKongConfig } from './kong-config-loader.js';
+import type { KongListener } from './kong-env.js';
+import { KongSnapshot } from './kong-snapshot.js';
+import { PluginChain } from './plugin-chain.js';
+import { aclPlugin } from './plugins/acl.js';
+import { correlationIdPlugin } from './plugins/correlation-id.js';
+import { jwtPlugin } from './plugins/jwt.js';
+import { modelAccessPlugin } from './plugins/model-access.js';
+import { rateLimitingPlugin } from './plugins/rate-limiting.js';
+import { RateLimitCounters } from './plugins/rate-limiting-counters.js';
+import { requestSizeLimitingPlugin } from './plugins/request-size-limiting.js';
+import { ProxyPipeline } from './proxy-pipeline.js';
+
+// A DB-less Kong 3.9 stand-in: validates the declarative config before anything listens (a refused config never
+// starts the proxy), then serves the proxy (HTTP/1.1 listeners, and HTTP/2 cleartext listeners for gRPC), the
+// Admin API and the Status API.
+
+export interface KongEmulatorOptions {
+  /** The declarative config as parsed JSON (kong.json, or kongConfig(...)). */
+  config: unknown;
+  /** KONG_PLUGINS: `bundled` and the custom plugins to enable. */
+  plugins?: readonly string[];
+  proxyListen?: readonly KongListener[];
+  adminListen?: readonly KongListener[];
+  statusListen?: readonly KongListener[];
+  /** Where jwt and rate-limiting read the time. */
+  clock?: KongClock;
+}
+
+export const DEFAULT_EMULATOR_LISTENERS = {
+  proxy: [
+    { host: '127.0.0.1', port: 0, http2: false },
+    { host: '127.0.0.1', port: 0, http2: true },
+  ],
+  admin: [{ host: '127.0.0.1', port: 0, http2: false }],
+  status: [{ host: '127.0.0.1', port: 0, http2: false }],
+} as const satisfies Record<string, readonly KongListener[]>;
+
+export type KongListenerRole = 'proxy' | 'admin' | 'status';
+
+export interface BoundListener extends KongListener {
+  role: KongListenerRole;
+}
+
+type AnyServer = Server | Http2Server;
+
+export class KongEmulator {
+  private snapshot: KongSnapshot;
+  private readonly servers: { server: AnyServer; listener: BoundListener }[] = [];
+  private readonly sockets = new Set<Socket>();
+  private readonly grpcUpstreams = new GrpcUpstreams();
+  private requests = 0;
+
+  private constructor(
+    config: NormalizedKongConfig,
+    private readonly pluginSchemas: readonly KongPluginSchema[],
+    private readonly clock: KongClock,
+  ) {
+    this.snapshot = new KongSnapshot(config);
+  }
+
+  /** Validates the config (throws KongConfigError or KongPluginsError before listening), then listens. */
+  static async start(options: KongEmulatorOptions): Promise<KongEmulator> {
+    const schemas = enabledPluginSchemas(options.plugins ?? ['bundled']);
+    const config = loadKongConfig(options.config, schemas);
+    const emulator = new KongEmulator(config, schemas, options.clock ?? SYSTEM_CLOCK);
+    try {
+      await emulator.listen(options);
+    } catch (error) {
+      await emulator.stop();
+      throw error;
+    }
+    return emulator;
+  }
+
+  /** The configuration in force, as the validator normalized it. */
+  get configuration(): NormalizedKongConfig {
+    return this.snapshot.config;
+  }
+
+  get configurationHash(): string {
+    return this.snapshot.hash;
+  }
+
+  /** Replaces the whole configuration at once (POST /config); requests in flight finish on the old one. */
+  replaceConfig(config: unknown): NormalizedKongConfig {
+    const normalized = loadKongConfig(config, this.pluginSchemas);
+    this.snapshot = new KongSnapshot(normalized);
+    return normalized;
+  }
+
+  listeners(): BoundListener[] {
+    return this.servers.map(({ listener }) => listener);
+  }
+
+  /** http://host:port of the first HTTP/1.1 proxy listener. */
+  proxyUrl(): string {
+    return this.urlOf('proxy', false);
+  }
+
+  /** host:port of the first HTTP/2 proxy listener (for gRPC clients). */
+  grpcAddress(): string {
+    const listener = this.find('proxy', true);
+    return `${listener.host}:${listener.port}`;
+  }
+
+  adminUrl(): string {
+    return this.urlOf('admin', false);
+  }
+
+  statusUrl(): string {
+    return this.urlOf('status', false);
+  }
+
+  async stop(): Promise<void> {
+    this.grpcUpstreams.close();
+    const closing = this.servers.map(
+      ({ server }) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    for (const socket of this.sockets) socket.destroy();
+    await Promise.all(closing);
+    this.servers.length = 0;
+  }
+
+  private find(role: KongListenerRole, http2: boolean): BoundListener {
+    const listener = this.listeners().find(
+      (candidate) => candidate.role === role && candidate.http2 === http2,
+    );
+    if (!listener) throw new Error(`no ${http2 ? 'http2 ' : ''}${role} listener is configured`);
+    return listener;
+  }
+
+  private urlOf(role: KongListenerRole, http2: boolean): string {
+    const listener = this.find(role, http2);
+    const host = listener.host.includes(':') ? `[${listener.host}]` : listener.host;
+    return `http://${host}:${listener.port}`;
+  }
+
+  private async listen(options: KongEmulatorOptions): Promise<void> {
+    const pipeline = new ProxyPipeline({
+      snapshot: () => this.snapshot,
+      chain: new PluginChain([
+        correlationIdPlugin(),
+        jwtPlugin(this.clock),
+        modelAccessPlugin(),
+        requestSizeLimitingPlugin(),
+        aclPlugin(),
+        rateLimitingPlugin(this.clock, new RateLimitCounters()),
+      ]),
+      grpcUpstreams: this.grpcUpstreams,
+      clock: this.clock,
+    });
+    const adminHost = {
+      current: () => this.snapshot,
+      replace: (config: unknown) => this.replaceConfig(config),
+      totalRequests: () => this.requests,
+      activeConnections: () => this.sockets.size,
+    };
+    const admin = adminApiHandler(adminHost);
+    const status = statusApiHandler(adminHost);
+    const failed = (response: ServerResponse, error: unknown) => {
+      console.error('kong emulator: request failed', error);
+      if (!response.headersSent) response.writeHead(500);
+      response.end();
+    };
+    for (const listener of options.proxyListen ?? DEFAULT_EMULATOR_LISTENERS.proxy) {
+      const handle = (request: IncomingMessage, response: ServerResponse, server: AnyServer) => {
+        this.requests++;
+        const port = (server.address() as AddressInfo).port;
+        pipeline.handle(request, response, port).catch((error: unknown) => failed(response, error));
+      };
+      const server: AnyServer = listener.http2
+        ? createHttp2Server((request, response) =>
+            handle(request as unknown as IncomingMessage, response as unknown as ServerResponse, server),
+          )
+        : createServer((request, response) => handle(request, response, server));
+      await this.bind(server, listener, 'proxy');
+    }
+    for (const [role, handler, listeners] of [
+      ['admin', admin, options.adminListen ?? DEFAULT_EMULATOR_LISTENERS.admin],
+      ['status', status, options.statusListen ?? DEFAULT_EMULATOR_LISTENERS.status],
+    ] as const) {
+      for (const listener of listeners) {
+        const server = createServer((request, response) => {
+          handler(request, response).catch((error: unknown) => failed(response, error));
+        });
+        await this.bind(server, listener, role);
+      }
+    }
+  }
+
+  private bind(server: AnyServer, listener: KongListener, role: KongListenerRole): Promise<void> {
+    server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(listener.port, listener.host, () => {
+        server.off('error', reject);
+        const { port } = server.address() as AddressInfo;
+        this.servers.push({ server, listener: { ...listener, port, role } });
+        resolve();
+      });
+    });
+  }
+}

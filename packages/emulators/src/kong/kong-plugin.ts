@@ -1,0 +1,17 @@
+import type { NormalizedKongPluginBase } from '@modelgate/fixtures';
+import type { KongExit, KongRequestContext } from './kong-request.js';
+
+// A plugin's access phase, as the emulator runs it: it may change the context (consumer, upstream headers) and
+// ends the request by returning an exit.
+
+export interface KongPluginHandler<Config = unknown> {
+  name: string;
+  /** Kong's PRIORITY: higher runs first. */
+  priority: number;
+  /** `plugin` is the instance that applies to this request (its scope and id). */
+  access(
+    context: KongRequestContext,
+    config: Config,
+    plugin: NormalizedKongPluginBase,
+  ): Promise<KongExit | undefined> | KongExit | undefined;
+}

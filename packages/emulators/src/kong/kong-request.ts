@@ -1,0 +1,84 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type {
+  NormalizedKongConfig,
+  NormalizedKongConsumer,
+  NormalizedKongRoute,
+  NormalizedKongService,
+} from '@modelgate/fixtures';
+
+// One proxied request as the plugins see it (Kong's PDK: kong.request, kong.client, kong.ctx.shared,
+// kong.service.request), and how a plugin ends it (kong.response.exit / kong.response.error).
+
+export type KongRequestProtocol = 'http' | 'grpc';
+
+export interface KongRequest {
+  method: string;
+  /** The normalized path, as kong.request.get_path() returns it. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  httpVersion: 1 | 2;
+  protocol: KongRequestProtocol;
+  body: Buffer;
+  clientIp: string;
+}
+
+export interface KongRequestContext {
+  request: KongRequest;
+  requestId: string;
+  config: NormalizedKongConfig;
+  route: NormalizedKongRoute;
+  service: NormalizedKongService;
+  consumer: NormalizedKongConsumer | null;
+  credential: { id: string; key: string } | null;
+  /** kong.ctx.shared.authenticated_jwt_token, left by jwt for the model-access plugin. */
+  authenticatedJwtToken: string | null;
+  /** kong.service.request.set_header / clear_header: null removes the header. */
+  upstreamHeaders: Map<string, string | null>;
+  /** kong.response.set_header from the access phase: sent with the response, refusal or proxied. */
+  responseHeaders: Map<string, string>;
+  /** kong.log.set_serialize_value. */
+  serializeValues: Map<string, string>;
+  /** Milliseconds since the epoch when the request arrived. */
+  startedAt: number;
+}
+
+/** kong.response.exit(status, table): the table as compact JSON (jwt's refusals). */
+export interface KongExitJson {
+  kind: 'json';
+  status: number;
+  table: Record<string, string>;
+  headers: Record<string, string>;
+}
+
+/** kong.response.error(status, message): Kong's error template, or gRPC trailers over gRPC. */
+export interface KongExitError {
+  kind: 'error';
+  status: number;
+  message: string;
+  headers: Record<string, string>;
+}
+
+export type KongExit = KongExitJson | KongExitError;
+
+export function kongExitJson(
+  status: number,
+  table: Record<string, string>,
+  headers: Record<string, string> = {},
+): KongExitJson {
+  return { kind: 'json', status, table, headers };
+}
+
+export function kongExitError(
+  status: number,
+  message: string,
+  headers: Record<string, string> = {},
+): KongExitError {
+  return { kind: 'error', status, message, headers };
+}
+
+/** A request header's first value (kong.request.get_header). */
+export function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

@@ -1,0 +1,92 @@
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SECRETS,
+  kongConfig,
+  kongGrpcStatus,
+  MODEL_ACCESS_PLUGIN_SCHEMA,
+  type ModelAccessCase,
+  type ModelAccessCaseTable,
+  modelAccessCases,
+  type NormalizedKongConfig,
+  validateKongConfig,
+} from '@modelgate/fixtures';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { grpcMessageOf } from '../grpc-refusal.js';
+import type { KongExit } from '../kong-request.js';
+import { requestContext } from '../testing/request-context.js';
+import { modelAccessPlugin } from './model-access.js';
+
+// The shared case table (packages/fixtures, the same one the Lua plugin passes under LuaJIT), run against the
+// emulator's plugin function. kong-emulator.test.ts runs the cases jwt can admit through the whole proxy.
+
+let table: ModelAccessCaseTable;
+let config: NormalizedKongConfig;
+
+beforeAll(async () => {
+  table = await modelAccessCases(DEFAULT_POLICY, DEFAULT_SECRETS);
+  config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
+    plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
+  });
+});
+
+function runCase(testCase: ModelAccessCase) {
+  const plugin = modelAccessPlugin();
+  const consumer = testCase.consumer
+    ? { id: `id-${testCase.consumer}`, username: testCase.consumer, custom_id: null, tags: null }
+    : null;
+  const context = requestContext(
+    config,
+    {
+      method: testCase.request.method,
+      path: testCase.request.path,
+      headers: testCase.request.headers,
+      body: Buffer.from(testCase.request.body, 'base64'),
+      httpVersion: testCase.request.protocol === 'grpc' ? 2 : 1,
+      protocol: testCase.request.protocol,
+    },
+    { consumer, token: testCase.token },
+  );
+  const exit = plugin.access(context, { ...table.config, ...testCase.config }, config.plugins[0] as never) as
+    | KongExit
+    | undefined;
+  const audit = context.serializeValues.size
+    ? {
+        model: context.serializeValues.get('model'),
+        modelVersion: context.serializeValues.get('model_version'),
+      }
+    : null;
+  return { exit, audit };
+}
+
+describe('modelgate-model-access in the emulator', () => {
+  it('has the whole table to run', () => {
+    expect(table.cases.length).toBeGreaterThanOrEqual(175);
+  });
+
+  it('passes every case of the shared table', () => {
+    const failures: string[] = [];
+    for (const testCase of table.cases) {
+      const { exit, audit } = runCase(testCase);
+      const expected = testCase.expect;
+      const actual = exit
+        ? {
+            allowed: false,
+            status: exit.status,
+            message: exit.kind === 'error' ? exit.message : exit.table.message,
+            audit,
+            ...(testCase.request.protocol === 'grpc'
+              ? { grpcStatus: kongGrpcStatus(exit.status), grpcMessage: grpcMessageOf(exit) }
+              : {}),
+          }
+        : { allowed: true, audit };
+      try {
+        expect(actual).toEqual(expected);
+      } catch {
+        failures.push(
+          `${testCase.name}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`,
+        );
+      }
+    }
+    expect(failures).toEqual([]);
+  });
+});

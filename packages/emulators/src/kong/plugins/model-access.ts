@@ -1,0 +1,118 @@
+import {
+  DEFAULT_MAX_BODY_BYTES,
+  MODEL_ACCESS_PLUGIN,
+  MODEL_ACCESS_REFUSALS,
+  type ModelAccessConfig,
+  type ModelAccessRefusalName,
+} from '@modelgate/fixtures';
+import type { KongPluginHandler } from '../kong-plugin.js';
+import { firstHeader, type KongExit, type KongRequestContext, kongExitError } from '../kong-request.js';
+import {
+  grpcTargets,
+  isGrpcContentType,
+  isIdentityEncoding,
+  isProtobufContentType,
+  MODEL_ACCESS_METHODS,
+  type ModelTarget,
+  messageRange,
+} from './model-access-grpc-request.js';
+import { restTarget } from './model-access-rest-path.js';
+
+// modelgate-model-access, the same checks in the same order as its Lua handler
+// (packages/fixtures/kong-plugins/kong/plugins/modelgate-model-access/handler.lua): token iss and aud, the model
+// the REST path or the gRPC message names, the audit values, the consumer's grants.
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/;
+
+/** The claims of the token jwt verified, or undefined if its payload is not base64url JSON of an object. */
+export function tokenClaims(jwt: string): Record<string, unknown> | undefined {
+  const payload = /^[^.]+\.([^.]+)\.[^.]*$/s.exec(jwt)?.[1];
+  if (payload === undefined || !BASE64URL.test(payload) || payload.length % 4 === 1) return undefined;
+  let claims: unknown;
+  try {
+    claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+  } catch {
+    return undefined; // cjson.safe's nil: refused as invalidToken below
+  }
+  // lua-cjson reads [] as an empty table, which then fails the issuer check; any other array is refused here
+  if (Array.isArray(claims)) return claims.length === 0 ? {} : undefined;
+  if (typeof claims !== 'object' || claims === null) return undefined;
+  return claims as Record<string, unknown>;
+}
+
+export function hasAudience(aud: unknown, audience: string): boolean {
+  if (aud === audience) return true;
+  return Array.isArray(aud) && aud.includes(audience);
+}
+
+/** The refusal as the plugin sends it: over gRPC over HTTP/2, its message also goes out as grpc-message. */
+function refuse(name: ModelAccessRefusalName, grpcShaped: boolean): KongExit {
+  const refusal = MODEL_ACCESS_REFUSALS[name];
+  return kongExitError(
+    refusal.status,
+    refusal.message,
+    grpcShaped ? { 'grpc-message': refusal.message } : {},
+  );
+}
+
+function grpcRequestTargets(
+  context: KongRequestContext,
+  config: ModelAccessConfig,
+  contentType: string,
+): ModelTarget[] | ModelAccessRefusalName {
+  if (!isProtobufContentType(contentType)) return 'contentType';
+  const kind = MODEL_ACCESS_METHODS[context.request.path];
+  if (kind === undefined) return 'methodForbidden';
+  if (!isIdentityEncoding(firstHeader(context.request.headers, 'grpc-encoding'))) return 'compressed';
+  const body = context.request.body;
+  if (body.length > (config.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES)) return 'bodyTooLarge';
+  const range = messageRange(body);
+  if (typeof range === 'string') return range;
+  const targets = grpcTargets(body, range.from, range.to, kind);
+  if (typeof targets === 'string') return targets;
+  if (targets.length === 0 || targets.some((target) => !target.model)) return 'noModel';
+  return targets;
+}
+
+function record(context: KongRequestContext, targets: readonly ModelTarget[]): void {
+  context.serializeValues.set('model', targets.map((target) => target.model).join(','));
+  context.serializeValues.set('model_version', targets.map((target) => target.version).join(','));
+}
+
+export function modelAccessPlugin(): KongPluginHandler<ModelAccessConfig> {
+  return {
+    name: MODEL_ACCESS_PLUGIN.name,
+    priority: MODEL_ACCESS_PLUGIN.priority,
+    access(context, config) {
+      const contentType = firstHeader(context.request.headers, 'content-type');
+      const grpc = isGrpcContentType(contentType);
+      const grpcShaped = grpc && context.request.httpVersion === 2;
+
+      const { consumer, authenticatedJwtToken: jwt } = context;
+      if (!consumer || typeof jwt !== 'string') return refuse('unauthenticated', grpcShaped);
+      const claims = tokenClaims(jwt);
+      if (!claims) return refuse('invalidToken', grpcShaped);
+      if (claims.iss !== config.issuer) return refuse('issuer', grpcShaped);
+      if (!hasAudience(claims.aud, config.audience)) return refuse('audience', grpcShaped);
+
+      let targets: ModelTarget[] | ModelAccessRefusalName;
+      if (grpc) {
+        targets = grpcRequestTargets(context, config, contentType as string);
+      } else {
+        const target = restTarget(context.request.path);
+        targets = target ? [target] : 'unknownPath';
+      }
+      if (typeof targets === 'string') return refuse(targets, grpcShaped);
+
+      record(context, targets);
+      const granted =
+        consumer.username !== null && Object.hasOwn(config.grants, consumer.username)
+          ? new Set(config.grants[consumer.username])
+          : undefined;
+      for (const target of targets) {
+        if (!granted?.has(target.model as string)) return refuse('modelForbidden', grpcShaped);
+      }
+      return undefined;
+    },
+  };
+}
