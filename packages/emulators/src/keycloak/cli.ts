@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { runIfEntryPoint } from '../entry-point.js';
 import { KeycloakEmulator } from './keycloak-emulator.js';
 import { KEYCLOAK_HELP, KeycloakOptionsError, parseKeycloakArgs } from './keycloak-options.js';
 import { RealmFileError, readRealmFiles } from './realm-files.js';
@@ -87,23 +86,8 @@ function processIo(): CliIo {
   };
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    // argv[1] is not a file (e.g. `node -e`): this module was imported, not run.
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2), process.env, processIo()).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(EXIT.startFailed);
-    },
-  );
-}
+runIfEntryPoint(
+  import.meta.url,
+  () => main(process.argv.slice(2), process.env, processIo()),
+  EXIT.startFailed,
+);

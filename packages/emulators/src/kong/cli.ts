@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { KongConfigError, PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { runIfEntryPoint } from '../entry-point.js';
 import {
   enabledPluginSchemas,
   KongConfigFileError,
@@ -111,13 +110,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
   return 0;
 }
 
-function isEntrypoint(): boolean {
-  const script = process.argv[1];
-  return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
-}
-
-if (isEntrypoint()) {
-  const io: KongCliIo = {
+function processIo(): KongCliIo {
+  return {
     stdout: (text) => process.stdout.write(text),
     stderr: (line) => process.stderr.write(`${line}\n`),
     onStopSignal: (stop) => {
@@ -130,13 +124,6 @@ if (isEntrypoint()) {
       process.on('SIGINT', once);
     },
   };
-  main(process.argv.slice(2), process.env, io).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    },
-  );
 }
+
+runIfEntryPoint(import.meta.url, () => main(process.argv.slice(2), process.env, processIo()), 1);

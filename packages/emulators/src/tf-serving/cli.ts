@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { runIfEntryPoint } from '../entry-point.js';
 import { loadTfjs } from './backend/tfjs-backend.js';
 import { createModelRunner } from './model-runner-factory.js';
 import { ServerLog } from './server-log.js';
@@ -83,23 +82,4 @@ function processIo(): CliIo {
   };
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  if (script === undefined) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    // argv[1] is not a file (e.g. `node -e`): this module was imported, not run.
-    return false;
-  }
-}
-
-if (isEntryPoint()) {
-  main(process.argv.slice(2), process.env, processIo()).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-      process.exit(1);
-    },
-  );
-}
+runIfEntryPoint(import.meta.url, () => main(process.argv.slice(2), process.env, processIo()), 1);

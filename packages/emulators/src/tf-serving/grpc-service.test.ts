@@ -4,8 +4,6 @@ import { status } from '@grpc/grpc-js';
 import {
   buildModel,
   DEFAULT_POLICY,
-  GOLDEN_TOLERANCE,
-  goldenFile,
   goldenInputs,
   predictRequest,
   withinTolerance,
@@ -30,6 +28,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ModelRunner } from './model-runner.js';
 import { createModelRunner } from './model-runner-factory.js';
+import { expectGoldenPredictions, GOLDEN_MODELS } from './testing/golden-predictions.js';
 import { type ServedFixtures, serveFixtures } from './testing/served-fixtures.js';
 
 let runner: ModelRunner;
@@ -65,40 +64,10 @@ function request(init: Parameters<typeof create<typeof PredictRequestSchema>>[1]
   return create(PredictRequestSchema, init);
 }
 
-const VERSIONED = [
-  ['half_plus_two', 'half_plus_two', 1],
-  ['classifier', 'classifier', 1],
-  ['classifier', 'classifier', 2],
-  ['convnet', 'convnet', 1],
-] as const;
-
 describe('Predict', () => {
-  it.each(VERSIONED)(
+  it.each(GOLDEN_MODELS)(
     'answers %s v%i within the golden tolerance, batches 1 and 3',
-    async (name, graph, version) => {
-      const golden = goldenFile(name, buildModel(graph, version));
-      for (const goldenCase of golden.cases) {
-        const response = await predictions.predict({
-          modelSpec: { name, versionChoice: { case: 'version', value: { value: BigInt(version) } } },
-          inputs: Object.fromEntries(
-            Object.entries(goldenCase.inputs).map(([alias, t]) => [
-              alias,
-              encodeTensor({ dtype: DataType.DT_FLOAT, shape: t.shape, values: Float32Array.from(t.values) }),
-            ]),
-          ),
-        });
-        for (const [alias, expected] of Object.entries(goldenCase.outputs)) {
-          const actual = decodeTensor(
-            response.outputs[alias] ??
-              encodeTensor({ dtype: DataType.DT_FLOAT, shape: [0], values: new Float32Array() }),
-          );
-          expect(actual.shape).toEqual(expected.shape);
-          expect(
-            withinTolerance(actual.values as Float32Array, expected.values, GOLDEN_TOLERANCE),
-          ).toMatchObject({ ok: true });
-        }
-      }
-    },
+    (name, graph, version) => expectGoldenPredictions(predictions, name, graph, version),
   );
 
   it('answers the highest version when none is named, and says which in model_spec', async () => {
