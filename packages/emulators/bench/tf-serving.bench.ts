@@ -1,7 +1,8 @@
-// Predict throughput of the TF Serving emulator (gRPC over loopback) next to calling tfjs directly, at batch 1
-// and 32, measured side by side in one run: rounds alternate between the paths so that a machine that
+// Predict throughput of the TF Serving emulator (gRPC over loopback) next to calling the engine directly, at
+// batch 1 and 32, measured side by side in one run: rounds alternate between the paths so that a machine that
 // slows down or speeds up mid-run affects them alike. Prints predictions/s per path and each path's throughput
-// as a ratio to tfjs's own GraphModel.execute. One request in flight at a time (latency-bound throughput).
+// as a ratio to the direct call: tfjs-node's loadSavedModel().predict where tfjs-node is set up (the engine
+// the emulator then uses), else tfjs's GraphModel.execute on wasm. One request in flight at a time.
 //
 //   pnpm --filter @modelgate/emulators bench        (tsx bench/tf-serving.bench.ts)
 //   BENCH_SECONDS=2 BENCH_MODELS=classifier,convnet tsx bench/tf-serving.bench.ts
@@ -23,7 +24,8 @@ import {
 import { toTfTensor } from '@modelgate/proto/tfjs';
 import { loadGraphModel } from '@tensorflow/tfjs-converter';
 import type * as tf from '@tensorflow/tfjs-core';
-import { createModelRunner, loadPureTfjs, TfServingEmulator } from '../src/tf-serving/index.js';
+import { loadTfjs } from '../src/tf-serving/backend/tfjs-backend.js';
+import { createModelRunner, TfServingEmulator } from '../src/tf-serving/index.js';
 import { readMetaGraph } from '../src/tf-serving/saved-model-reader.js';
 import { SILENT_LOG } from '../src/tf-serving/server-log.js';
 
@@ -76,8 +78,11 @@ async function writeModels(graphs: FixtureGraphId[]): Promise<string> {
 }
 
 async function main() {
-  const { tf } = await loadPureTfjs('wasm');
-  const runner = await createModelRunner({ prefer: 'wasm' });
+  const engine = await loadTfjs({ log: () => {} });
+  const { tf } = engine;
+  const runner = await createModelRunner({ loadTfjs });
+  const native = engine.backend === 'tensorflow' ? engine.loadSavedModel : undefined;
+  const baselineName = native ? 'tfjs-node loadSavedModel().predict' : 'tfjs GraphModel.execute';
   const root = await writeModels(MODELS);
   // One emulator per model, each started with the single-model flags (--port=0 --model_name --model_base_path).
   const emulators: TfServingEmulator[] = [];
@@ -96,9 +101,7 @@ async function main() {
   const echo = await echoServer();
   const echoClient = createPromiseClient(PredictionService, `127.0.0.1:${echo.port}`);
   console.log(`TF Serving emulator Predict throughput, ${runner.description}, Node ${process.versions.node}`);
-  console.log(
-    `${SECONDS}s per path per round, ${ROUNDS} rounds, median; ratio = path / tfjs GraphModel.execute\n`,
-  );
+  console.log(`${SECONDS}s per path per round, ${ROUNDS} rounds, median; ratio = path / ${baselineName}\n`);
   const rows: string[][] = [['model', 'batch', 'path', 'predictions/s', 'ratio']];
   try {
     for (const graph of MODELS) {
@@ -116,6 +119,9 @@ async function main() {
         metaGraph: await readMetaGraph(join(root, graph, '1'), ['serve'], SILENT_LOG),
         tags: ['serve'],
       });
+      const savedModel = native
+        ? await native(join(root, graph, '1'), ['serve'], 'serving_default')
+        : undefined;
       const client = createPromiseClient(PredictionService, `localhost:${ports.get(graph)}`);
       const outputAliases = built.signature.outputs.map((spec) => spec.alias);
       for (const batch of BATCHES) {
@@ -124,6 +130,23 @@ async function main() {
           built.signature.inputs.map((spec) => [spec.tensorName, toTfTensor(inputs[spec.alias] as Tensor)]),
         );
         const fetches = built.signature.outputs.map((spec) => spec.tensorName);
+        const byAlias = Object.fromEntries(
+          built.signature.inputs.map((spec) => [spec.alias, feeds[spec.tensorName] as tf.Tensor]),
+        );
+        const direct: Call = savedModel
+          ? async () => {
+              const out = savedModel.predict(byAlias);
+              const outputs =
+                out instanceof tf.Tensor ? [out] : Array.isArray(out) ? out : Object.values(out);
+              for (const tensor of outputs) await tensor.data();
+              tf.dispose(outputs);
+            }
+          : async () => {
+              const out = graphModel.execute(feeds, fetches) as tf.Tensor | tf.Tensor[];
+              const outputs = Array.isArray(out) ? out : [out];
+              for (const tensor of outputs) await tensor.data();
+              tf.dispose(outputs);
+            };
         const request = {
           modelSpec: { name: graph },
           inputs: Object.fromEntries(
@@ -134,17 +157,9 @@ async function main() {
           ),
         };
         const paths: [string, Call][] = [
+          [baselineName, direct],
           [
-            'tfjs GraphModel.execute',
-            async () => {
-              const out = graphModel.execute(feeds, fetches) as tf.Tensor | tf.Tensor[];
-              const outputs = Array.isArray(out) ? out : [out];
-              for (const tensor of outputs) await tensor.data();
-              tf.dispose(outputs);
-            },
-          ],
-          [
-            'runner (freeze + tfjs, typed arrays in/out)',
+            'runner (the engine, typed arrays in/out)',
             () => servable.run('serving_default', inputs, outputAliases),
           ],
           ['emulator gRPC Predict (loopback)', () => client.predict(request)],
@@ -163,6 +178,7 @@ async function main() {
         tf.dispose(Object.values(feeds));
       }
       client.close();
+      savedModel?.dispose();
       servable.dispose();
       graphModel.dispose();
     }
