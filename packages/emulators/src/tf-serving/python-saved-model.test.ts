@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create } from '@bufbuild/protobuf';
-import { GOLDEN_TOLERANCE, PRODUCT_VERSIONS, withinTolerance } from '@modelgate/fixtures';
+import { GOLDEN_TOLERANCE, PRODUCT_VERSIONS, tensorflowPython, withinTolerance } from '@modelgate/fixtures';
 import {
   createPromiseClient,
   DataType,
@@ -24,10 +23,6 @@ import { TfServingEmulator } from './tf-serving-emulator.js';
 // never skips: without the pinned TensorFlow it fails and says how to set it up.
 
 const SCRIPT = fileURLToPath(new URL('../../scripts/export_python_saved_models.py', import.meta.url));
-const CACHE = process.env.XDG_CACHE_HOME || join(homedir(), '.cache');
-const PYTHON =
-  process.env.MODELGATE_TF_PYTHON ||
-  join(CACHE, 'modelgate', `tf-venv-${PRODUCT_VERSIONS.tensorflow}`, 'bin', 'python');
 const EXPORT_TIMEOUT_MS = 180_000;
 const MODELS = ['tf_module_dense', 'keras_mlp'] as const;
 
@@ -38,16 +33,6 @@ interface ExpectedTensor {
 interface Expected {
   tensorflow: string;
   models: Record<string, { inputs: Record<string, ExpectedTensor>; outputs: Record<string, ExpectedTensor> }>;
-}
-
-function requirePython(): string {
-  if (!existsSync(PYTHON)) {
-    throw new Error(
-      `no TensorFlow python at ${PYTHON}: run \`bash scripts/setup-tensorflow.sh\` from the repo root and set ` +
-        'MODELGATE_TF_PYTHON to the path it prints (it installs the pinned tensorflow-cpu in a cached venv).',
-    );
-  }
-  return PYTHON;
 }
 
 function exportModels(python: string, out: string): Promise<void> {
@@ -77,7 +62,7 @@ let expected: Expected;
 let runner: ModelRunner;
 
 beforeAll(async () => {
-  const python = requirePython();
+  const python = tensorflowPython();
   dir = await mkdtemp(join(tmpdir(), 'tf-serving-python-'));
   await exportModels(python, dir);
   expected = JSON.parse(await readFile(join(dir, 'expected.json'), 'utf8')) as Expected;

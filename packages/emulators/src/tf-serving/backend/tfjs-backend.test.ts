@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { tensorflowPython } from '@modelgate/fixtures';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultTfjsNodeDir, findTfjsNodeSetup, loadTfjs, modelgateCacheDir } from './tfjs-backend.js';
+import { defaultTfjsNodeDir, findTfjsNodeSetup, loadTfjs } from './tfjs-backend.js';
 
 // tfjs-node from the setup cache (`node scripts/tfjs-node/setup.mjs`). Where that setup is present, or where
 // MODELGATE_TFJS_BACKEND=tensorflow demands it (CI, once the setup step has run), these tests must find the
@@ -18,10 +17,6 @@ import { defaultTfjsNodeDir, findTfjsNodeSetup, loadTfjs, modelgateCacheDir } fr
 
 const run = promisify(execFile);
 const SETUP_SCRIPT = fileURLToPath(new URL('../../../../../scripts/tfjs-node/setup.mjs', import.meta.url));
-const PYTHON =
-  process.env.MODELGATE_TF_PYTHON ||
-  join(modelgateCacheDir(), `tf-venv-${PRODUCT_VERSIONS.tensorflow}`, 'bin', 'python');
-
 const setup = findTfjsNodeSetup();
 const scratch: string[] = [];
 
@@ -31,12 +26,7 @@ afterAll(async () => {
 
 /** y = 0.5x + 2 as a tf.Module with a serving_default signature, saved by the pinned Python TensorFlow. */
 async function writeHalfPlusTwo(): Promise<string> {
-  if (!existsSync(PYTHON)) {
-    throw new Error(
-      `no TensorFlow python at ${PYTHON}: run \`bash scripts/setup-tensorflow.sh\` from the repo root and set ` +
-        'MODELGATE_TF_PYTHON to the path it prints',
-    );
-  }
+  const python = tensorflowPython();
   const dir = await mkdtemp(join(tmpdir(), 'modelgate-tfjs-node-'));
   scratch.push(dir);
   const script = join(dir, 'half_plus_two.py');
@@ -57,7 +47,7 @@ async function writeHalfPlusTwo(): Promise<string> {
     ].join('\n'),
   );
   const saved = join(dir, 'half_plus_two', '1');
-  await run(PYTHON, [script, saved], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  await run(python, [script, saved], { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
   return saved;
 }
 
