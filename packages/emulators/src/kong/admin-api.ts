@@ -13,6 +13,8 @@ export interface AdminApiHost {
   totalRequests(): number;
   /** Open downstream connections. */
   activeConnections(): number;
+  /** The prometheus plugin's exposition text (GET /metrics on both APIs). */
+  metrics(): Promise<string>;
 }
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
@@ -74,6 +76,16 @@ function statusBody(host: AdminApiHost) {
     },
     configuration_hash: host.current().hash,
   };
+}
+
+async function serveMetrics(host: AdminApiHost, response: ServerResponse): Promise<void> {
+  const text = await host.metrics();
+  response.writeHead(200, {
+    'Content-Type': 'text/plain; charset=UTF-8',
+    'Content-Length': String(Buffer.byteLength(text)),
+    Server: `kong/${PRODUCT_VERSIONS.kong}`,
+  });
+  response.end(text);
 }
 
 /** /status and /status/ready, or false when the path is neither. */
@@ -143,6 +155,7 @@ export function adminApiHandler(host: AdminApiHost): Handler {
     const method = request.method ?? 'GET';
     const segments = url.pathname.split('/').filter(Boolean);
     if (serveStatus(host, url.pathname, method, response)) return;
+    if (url.pathname === '/metrics' && method === 'GET') return serveMetrics(host, response);
     if (url.pathname === '/config' && method === 'POST')
       return postConfig(host, request, response, url.searchParams);
     if (url.pathname === '/' && method === 'GET') {
@@ -171,6 +184,7 @@ export function statusApiHandler(host: AdminApiHost): Handler {
   return async (request, response) => {
     const url = new URL(request.url ?? '/', 'http://status.invalid');
     if (serveStatus(host, url.pathname, request.method ?? 'GET', response)) return;
+    if (url.pathname === '/metrics' && request.method === 'GET') return serveMetrics(host, response);
     sendJson(response, 404, { message: 'Not found' });
   };
 }

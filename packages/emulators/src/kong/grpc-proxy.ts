@@ -48,10 +48,13 @@ export function forwardGrpc(
     path: string;
     headers: OutgoingHttpHeaders;
     body: Buffer;
-    extraHeaders: () => Record<string, string>;
+    /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
+    extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
+    /** Counts the message bytes relayed to the client. */
+    sent?: (bytes: number) => void;
   },
   response: Http2ServerResponse,
-): Promise<'answered' | 'failed'> {
+): Promise<'answered' | 'failed' | 'timed-out'> {
   return new Promise((resolve) => {
     let session: ClientHttp2Session;
     try {
@@ -73,8 +76,9 @@ export function forwardGrpc(
     let trailersOnly = false;
     call.on('response', (answer, flags) => {
       answered = true;
-      const relayed = { ...withoutPseudo(answer), ...options.extraHeaders() };
       const status = Number(answer[':status'] ?? 200);
+      const upstreamHeaders = withoutPseudo(answer);
+      const relayed = { ...upstreamHeaders, ...options.extraHeaders(status, upstreamHeaders) };
       if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
         trailersOnly = true;
         response.stream.respond({ ':status': status, ...relayed }, { endStream: true });
@@ -83,7 +87,16 @@ export function forwardGrpc(
       }
       response.writeHead(status, relayed);
     });
-    call.on('data', (chunk: Buffer) => response.write(chunk));
+    // the service's read_timeout: no answer in time gives Kong's 504
+    call.setTimeout(options.service.read_timeout, () => {
+      if (answered) return;
+      resolve('timed-out');
+      call.close(constants.NGHTTP2_CANCEL);
+    });
+    call.on('data', (chunk: Buffer) => {
+      options.sent?.(chunk.length);
+      response.write(chunk);
+    });
     call.on('trailers', (trailers) => response.addTrailers(withoutPseudo(trailers)));
     call.on('end', () => {
       if (!answered || trailersOnly) return;

@@ -79,8 +79,11 @@ export function upstreamHeaders(
 }
 
 export interface ForwardResult {
-  /** The upstream answered (its status), or the exchange failed (502 must be sent if nothing was). */
-  status: number | 'failed';
+  /**
+   * The upstream answered (its status), the exchange failed (refused, reset: 502 must be sent if nothing was),
+   * or the upstream did not answer within the service's read_timeout (504).
+   */
+  status: number | 'failed' | 'timed-out';
 }
 
 /** Sends the request to the upstream and streams the answer to `response` (with `extraHeaders` added). */
@@ -91,12 +94,14 @@ export function forwardHttp(
     method: string;
     headers: OutgoingHttpHeaders;
     body: Buffer;
-    extraHeaders: () => Record<string, string>;
+    /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
+    extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
   },
   response: DownstreamResponse,
   signal: AbortSignal,
 ): Promise<ForwardResult> {
   return new Promise((resolve) => {
+    let timedOut = false;
     const upstream = httpRequest(
       {
         host: options.service.host,
@@ -113,7 +118,7 @@ export function forwardHttp(
           if (value === undefined || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
           headers[name] = value;
         }
-        Object.assign(headers, options.extraHeaders());
+        Object.assign(headers, options.extraHeaders(answer.statusCode ?? 502, headers));
         (response as ServerResponse).writeHead(answer.statusCode ?? 502, headers);
         answer.on('data', (chunk: Buffer) => (response as ServerResponse).write(chunk));
         answer.on('end', () => {
@@ -126,11 +131,14 @@ export function forwardHttp(
         });
       },
     );
-    upstream.on('timeout', () => upstream.destroy(new Error('upstream read timeout')));
+    upstream.on('timeout', () => {
+      timedOut = true;
+      upstream.destroy(new Error('upstream read timeout'));
+    });
     upstream.on('error', () => {
-      // after the headers went out Kong can only cut the connection; before, the caller answers 502
+      // after the headers went out Kong can only cut the connection; before, the caller answers 502 or 504
       if (response.headersSent) response.destroy();
-      resolve({ status: 'failed' });
+      resolve({ status: timedOut ? 'timed-out' : 'failed' });
     });
     upstream.end(options.body);
   });

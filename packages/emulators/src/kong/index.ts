@@ -7,6 +7,7 @@ export {
   statusApiHandler,
 } from './admin-api.js';
 export { kongErrorBody, kongExitBody, type RenderedBody } from './error-response.js';
+export { FileLogWriter, FileLogWriters } from './file-log-writer.js';
 export { grpcMessageOf, grpcRefusalHeaders } from './grpc-refusal.js';
 export { type KongClock, ManualClock, SYSTEM_CLOCK } from './kong-clock.js';
 export {
@@ -31,8 +32,19 @@ export {
   parseKongEnvironment,
   parseKongListen,
 } from './kong-env.js';
+export { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
+export type { KongBalancerTry, KongLogRecord, KongResponseSource } from './kong-log-record.js';
+export { type KongWorkspace, REDACTED, serializeKongLog } from './kong-log-serializer.js';
 export type { KongPluginHandler } from './kong-plugin.js';
 export type { KongExit, KongRequest, KongRequestContext } from './kong-request.js';
 export { PluginChain, resolvePlugin } from './plugin-chain.js';
 export { ACL_BLOCKED_MESSAGE } from './plugins/acl.js';
+export {
+  DEFAULT_TOKEN_CACHE_ENTRIES,
+  tokenExp,
+  type VerifiedToken,
+  VerifiedTokenCache,
+} from './plugins/jwt-token-cache.js';
+export { KONG_LATENCY_BUCKETS, KongPrometheusMetrics } from './plugins/prometheus.js';
+export { BAD_UPSTREAM_MESSAGE, KONG_SERVER_HEADER, UPSTREAM_TIMEOUT_MESSAGE } from './proxy-pipeline.js';
 export { normalizeKongPath, type RouteMatch, RouteMatcher, type RouteMatchRequest } from './route-matcher.js';

@@ -1,18 +1,24 @@
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import type { KongPluginSchema, NormalizedKongConfig } from '@modelgate/fixtures';
+import { type KongPluginSchema, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/fixtures';
 import { adminApiHandler, statusApiHandler } from './admin-api.js';
+import { FileLogWriters } from './file-log-writer.js';
 import { GrpcUpstreams } from './grpc-proxy.js';
 import { type KongClock, SYSTEM_CLOCK } from './kong-clock.js';
 import { enabledPluginSchemas, loadKongConfig } from './kong-config-loader.js';
 import type { KongListener } from './kong-env.js';
+import type { KongWorkspace } from './kong-log-serializer.js';
 import { KongSnapshot } from './kong-snapshot.js';
 import { PluginChain } from './plugin-chain.js';
 import { aclPlugin } from './plugins/acl.js';
 import { correlationIdPlugin } from './plugins/correlation-id.js';
+import { fileLogPlugin } from './plugins/file-log.js';
 import { jwtPlugin } from './plugins/jwt.js';
+import { DEFAULT_TOKEN_CACHE_ENTRIES, VerifiedTokenCache } from './plugins/jwt-token-cache.js';
 import { modelAccessPlugin } from './plugins/model-access.js';
+import { KongPrometheusMetrics } from './plugins/prometheus.js';
 import { rateLimitingPlugin } from './plugins/rate-limiting.js';
 import { RateLimitCounters } from './plugins/rate-limiting-counters.js';
 import { requestSizeLimitingPlugin } from './plugins/request-size-limiting.js';
@@ -32,6 +38,8 @@ export interface KongEmulatorOptions {
   statusListen?: readonly KongListener[];
   /** Where jwt and rate-limiting read the time. */
   clock?: KongClock;
+  /** Verified jwt tokens kept for speed (0: verify every request). Flushed on POST /config. */
+  tokenCacheEntries?: number;
 }
 
 export const DEFAULT_EMULATOR_LISTENERS = {
@@ -56,21 +64,34 @@ export class KongEmulator {
   private readonly servers: { server: AnyServer; listener: BoundListener }[] = [];
   private readonly sockets = new Set<Socket>();
   private readonly grpcUpstreams = new GrpcUpstreams();
+  private readonly fileLogWriters = new FileLogWriters();
+  /** The node's default workspace (DB-less Kong makes one at start). */
+  private readonly workspace: KongWorkspace = { id: randomUUID(), name: 'default' };
+  private readonly metrics = new KongPrometheusMetrics(randomUUID(), PRODUCT_VERSIONS.kong);
+  private pipeline: ProxyPipeline | undefined;
+  private readonly tokenCache: VerifiedTokenCache | undefined;
   private requests = 0;
 
   private constructor(
     config: NormalizedKongConfig,
     private readonly pluginSchemas: readonly KongPluginSchema[],
     private readonly clock: KongClock,
+    tokenCacheEntries: number,
   ) {
     this.snapshot = new KongSnapshot(config);
+    this.tokenCache = tokenCacheEntries > 0 ? new VerifiedTokenCache(tokenCacheEntries) : undefined;
   }
 
   /** Validates the config (throws KongConfigError or KongPluginsError before listening), then listens. */
   static async start(options: KongEmulatorOptions): Promise<KongEmulator> {
     const schemas = enabledPluginSchemas(options.plugins ?? ['bundled']);
     const config = loadKongConfig(options.config, schemas);
-    const emulator = new KongEmulator(config, schemas, options.clock ?? SYSTEM_CLOCK);
+    const emulator = new KongEmulator(
+      config,
+      schemas,
+      options.clock ?? SYSTEM_CLOCK,
+      options.tokenCacheEntries ?? DEFAULT_TOKEN_CACHE_ENTRIES,
+    );
     try {
       await emulator.listen(options);
     } catch (error) {
@@ -93,6 +114,7 @@ export class KongEmulator {
   replaceConfig(config: unknown): NormalizedKongConfig {
     const normalized = loadKongConfig(config, this.pluginSchemas);
     this.snapshot = new KongSnapshot(normalized);
+    this.tokenCache?.flush();
     return normalized;
   }
 
@@ -119,6 +141,18 @@ export class KongEmulator {
     return this.urlOf('status', false);
   }
 
+  /** The prometheus plugin's exposition text (what GET /metrics answers). */
+  metricsText(): Promise<string> {
+    return this.metrics.text();
+  }
+
+  /** Resolves when every log line of the requests finished so far is written. */
+  async flushLogs(): Promise<void> {
+    await this.pipeline?.settled();
+    await this.fileLogWriters.flush();
+  }
+
+  /** Stops listening, cuts open connections, then writes every pending file-log line before resolving. */
   async stop(): Promise<void> {
     this.grpcUpstreams.close();
     const closing = this.servers.map(
@@ -127,6 +161,7 @@ export class KongEmulator {
     for (const socket of this.sockets) socket.destroy();
     await Promise.all(closing);
     this.servers.length = 0;
+    await this.flushLogs();
   }
 
   private find(role: KongListenerRole, http2: boolean): BoundListener {
@@ -148,7 +183,7 @@ export class KongEmulator {
       snapshot: () => this.snapshot,
       chain: new PluginChain([
         correlationIdPlugin(),
-        jwtPlugin(this.clock),
+        jwtPlugin(this.clock, this.tokenCache),
         modelAccessPlugin(),
         requestSizeLimitingPlugin(),
         aclPlugin(),
@@ -156,12 +191,15 @@ export class KongEmulator {
       ]),
       grpcUpstreams: this.grpcUpstreams,
       clock: this.clock,
+      logPlugins: [this.metrics.plugin(this.workspace), fileLogPlugin(this.fileLogWriters, this.workspace)],
     });
+    this.pipeline = pipeline;
     const adminHost = {
       current: () => this.snapshot,
       replace: (config: unknown) => this.replaceConfig(config),
       totalRequests: () => this.requests,
       activeConnections: () => this.sockets.size,
+      metrics: () => this.metrics.text(),
     };
     const admin = adminApiHandler(adminHost);
     const status = statusApiHandler(adminHost);

@@ -7,6 +7,8 @@ import { forwardGrpc, type GrpcUpstreams } from './grpc-proxy.js';
 import { grpcRefusalHeaders } from './grpc-refusal.js';
 import { forwardHttp, upstreamHeaders, upstreamPath } from './http-proxy.js';
 import type { KongClock } from './kong-clock.js';
+import { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
+import type { KongLogRecord } from './kong-log-record.js';
 import { type KongExit, type KongRequest, type KongRequestContext, kongExitError } from './kong-request.js';
 import type { KongSnapshot } from './kong-snapshot.js';
 import type { PluginChain } from './plugin-chain.js';
@@ -19,9 +21,12 @@ import { normalizeKongPath } from './route-matcher.js';
 export const KONG_SERVER_HEADER = `kong/${PRODUCT_VERSIONS.kong}`;
 export const NO_ROUTE_MESSAGE = 'no Route matched with those values';
 export const BAD_UPSTREAM_MESSAGE = DEFAULT_ERROR_MESSAGES[502] as string;
+export const UPSTREAM_TIMEOUT_MESSAGE = DEFAULT_ERROR_MESSAGES[504] as string;
 
 /** Kong's error handler for a failed upstream (kong/error_handlers.lua): gRPC clients get the message too. */
 const badUpstream = () => kongExitError(502, BAD_UPSTREAM_MESSAGE, { 'grpc-message': BAD_UPSTREAM_MESSAGE });
+const upstreamTimeout = () =>
+  kongExitError(504, UPSTREAM_TIMEOUT_MESSAGE, { 'grpc-message': UPSTREAM_TIMEOUT_MESSAGE });
 
 type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -32,6 +37,33 @@ export interface ProxyPipelineOptions {
   chain: PluginChain;
   grpcUpstreams: GrpcUpstreams;
   clock: KongClock;
+  /** The log-phase plugins (file-log, prometheus), run once each response is closed. */
+  logPlugins?: readonly KongLogPlugin[];
+}
+
+/** ngx.var.request_length, rebuilt: request line, header lines, blank line, body. */
+function requestLength(request: DownstreamRequest, body: Buffer): number {
+  let size = `${request.method} ${request.url} HTTP/${request.httpVersion}\r\n\r\n`.length + body.length;
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    size += (raw[i] as string).length + (raw[i + 1] as string).length + 4;
+  return size;
+}
+
+/** The header block of an HTTP/2 answer, counted as HTTP/1.1 would send it (for bytes_sent). */
+function headerBytes(status: number, headers: Record<string, string | string[]>): number {
+  let size = `HTTP/1.1 ${status} \r\n\r\n`.length;
+  for (const [name, value] of Object.entries(headers)) size += name.length + String(value).length + 4;
+  return size;
+}
+
+function headerTable(headers: Record<string, unknown>): Record<string, string | string[]> {
+  const table: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    table[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
+  }
+  return table;
 }
 
 function readBody(request: DownstreamRequest): Promise<Buffer> {
@@ -40,22 +72,33 @@ function readBody(request: DownstreamRequest): Promise<Buffer> {
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => resolve(Buffer.concat(chunks)));
     request.on('error', reject);
+    // after 'end' this is a no-op; before, the client went away mid-body
+    request.on('close', () => reject(new Error('the request closed before its body ended')));
   });
 }
 
 export class ProxyPipeline {
   constructor(private readonly options: ProxyPipelineOptions) {}
 
+  private readonly inFlight = new Set<Promise<void>>();
+
+  /** Resolves when every request started so far has run its log phase. */
+  async settled(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.all(this.inFlight);
+  }
+
   /** Handles one downstream request; never rejects (failures become Kong's 5xx answers). */
   async handle(request: DownstreamRequest, response: DownstreamResponse, localPort: number): Promise<void> {
     const snapshot = this.options.snapshot();
     const startedAt = this.options.clock.now();
+    const arrivedHr = performance.now();
     const requestId = randomBytes(16).toString('hex');
     const httpVersion = request.httpVersionMajor === 2 ? 2 : 1;
     const contentType = request.headers['content-type'];
     const grpcShaped = httpVersion === 2 && isGrpcContentType(contentType);
     const url = new URL(request.url ?? '/', 'http://kong.invalid');
     const host = (request.headers[':authority'] as string | undefined) ?? request.headers.host ?? '';
+    const logged = this.logWhenClosed(request, response, snapshot, httpVersion);
     // a client that aborts mid-body gets no answer anyway (its socket is gone); the request ends as empty
     const body = await readBody(request).catch(() => Buffer.alloc(0));
     const kongRequest: KongRequest = {
@@ -68,8 +111,23 @@ export class ProxyPipeline {
       body,
       clientIp: request.socket?.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
     };
+    const record: KongLogRecord = {
+      request: kongRequest,
+      requestId,
+      requestUri: request.url ?? '/',
+      origin: `http://${host.replace(/:\d+$/, '')}:${localPort}`,
+      requestSize: requestLength(request, body),
+      context: null,
+      startedAt,
+      arrivedHr,
+      source: 'error',
+      status: 0,
+      responseHeaders: {},
+      responseSize: 0,
+    };
+    logged.attach(record);
     const send = (exit: KongExit, extra: Record<string, string> = {}) =>
-      this.sendExit(response, exit, requestId, grpcShaped, kongRequest, {
+      this.sendExit(response, exit, requestId, grpcShaped, record, {
         ...extra,
         ...this.latency(startedAt),
       });
@@ -98,35 +156,117 @@ export class ProxyPipeline {
       serializeValues: new Map(),
       startedAt,
     };
+    record.context = context;
     const exit = await this.options.chain
       .access(context)
       .catch(() => kongExitError(500, DEFAULT_ERROR_MESSAGES[500] as string));
-    const responseExtras = () => ({
-      ...Object.fromEntries(context.responseHeaders),
-      ...this.upstreamLatency(startedAt),
-    });
-    if (exit) return send(exit, Object.fromEntries(context.responseHeaders));
+    if (exit) {
+      record.source = 'exit';
+      return send(exit, Object.fromEntries(context.responseHeaders));
+    }
+    const responseExtras = (status: number, upstreamHeaders: Record<string, unknown>) => {
+      record.upstreamAnsweredHr = performance.now();
+      record.upstreamStatus = status;
+      record.source = 'service';
+      record.status = status;
+      const extras = {
+        ...Object.fromEntries(context.responseHeaders),
+        ...this.upstreamLatency(startedAt),
+        'X-Kong-Request-Id': requestId,
+      };
+      record.responseHeaders = headerTable({ ...upstreamHeaders, ...extras });
+      return extras;
+    };
 
     const headers = upstreamHeaders(context, service, host, localPort);
     const path = upstreamPath(service, context, match.matchedPath);
+    record.upstreamUri = path;
+    const upstreamFailed = (outcome: 'failed' | 'timed-out') => {
+      record.source = 'error';
+      return send(outcome === 'timed-out' ? upstreamTimeout() : badUpstream());
+    };
     if (service.protocol === 'grpc' || service.protocol === 'grpcs') {
       if (httpVersion !== 2) return send(badUpstream());
+      this.startTry(record, service);
       const outcome = await forwardGrpc(
         this.options.grpcUpstreams,
-        { service, path, headers, body, extraHeaders: responseExtras },
+        {
+          service,
+          path,
+          headers,
+          body,
+          extraHeaders: responseExtras,
+          sent: (bytes) => {
+            record.responseSize += bytes;
+          },
+        },
         response as Http2ServerResponse,
       );
-      if (outcome === 'failed') return send(badUpstream());
+      if (outcome !== 'answered') return upstreamFailed(outcome);
       return;
     }
     const abort = new AbortController();
     response.on('close', () => abort.abort());
+    this.startTry(record, service);
     const result = await forwardHttp(
       { service, path, method: kongRequest.method, headers, body, extraHeaders: responseExtras },
       response,
       abort.signal,
     );
-    if (result.status === 'failed' && !response.headersSent) send(badUpstream());
+    if (typeof result.status !== 'number' && !response.headersSent) upstreamFailed(result.status);
+  }
+
+  private startTry(record: KongLogRecord, service: { host: string; port: number }): void {
+    record.upstreamSentHr = performance.now();
+    const start = this.options.clock.now();
+    record.tries = [{ balancer_start: start, balancer_latency: 0, ip: service.host, port: service.port }];
+  }
+
+  /**
+   * Runs the log phase once the response is closed (sent, refused, or cut by the client or at shutdown) and
+   * the request's record is attached, whichever comes last: a request cut while its body was read is logged too.
+   */
+  private logWhenClosed(
+    request: DownstreamRequest,
+    response: DownstreamResponse,
+    snapshot: KongSnapshot,
+    httpVersion: 1 | 2,
+  ): { attach(record: KongLogRecord): void } {
+    const socket = httpVersion === 1 ? request.socket : undefined;
+    const writtenBefore = socket?.bytesWritten ?? 0;
+    let writtenAtFinish: number | undefined;
+    let attached: KongLogRecord | undefined;
+    let closedHr: number | undefined;
+    let resolveDone = () => {};
+    const done = new Promise<void>((resolve) => {
+      resolveDone = resolve;
+    });
+    const plugins = this.options.logPlugins ?? [];
+    const run = () => {
+      const record = attached;
+      if (!record || closedHr === undefined) return;
+      record.endedHr = closedHr;
+      if (record.status === 0) record.status = response.headersSent ? response.statusCode : 499;
+      if (socket) record.responseSize = (writtenAtFinish ?? socket.bytesWritten) - writtenBefore;
+      else record.responseSize += headerBytes(record.status, record.responseHeaders);
+      runLogPhase(plugins, snapshot.config, record);
+      resolveDone();
+    };
+    response.once('finish', () => {
+      writtenAtFinish = socket?.bytesWritten;
+    });
+    response.once('close', () => {
+      closedHr = performance.now();
+      run();
+    });
+    this.inFlight.add(done);
+    void done.then(() => this.inFlight.delete(done));
+    return {
+      attach: (record) => {
+        attached = record;
+        run();
+      },
+    };
   }
 
   private latency(startedAt: number): Record<string, string> {
@@ -145,13 +285,17 @@ export class ProxyPipeline {
     exit: KongExit,
     requestId: string,
     grpcShaped: boolean,
-    request: KongRequest,
+    record: KongLogRecord,
     extra: Record<string, string>,
   ): void {
     if (response.headersSent || response.writableEnded) return;
+    const request = record.request;
     const common = { ...extra, Server: KONG_SERVER_HEADER, 'X-Kong-Request-Id': requestId };
+    record.status = exit.status;
     if (grpcShaped) {
-      (response as Http2ServerResponse).stream.respond(grpcRefusalHeaders(exit, common), { endStream: true });
+      const headers = grpcRefusalHeaders(exit, common);
+      record.responseHeaders = headerTable(headers);
+      (response as Http2ServerResponse).stream.respond(headers, { endStream: true });
       return;
     }
     const rendered =
@@ -164,6 +308,7 @@ export class ProxyPipeline {
     }
     headers['Content-Type'] = rendered.contentType;
     headers['Content-Length'] = String(Buffer.byteLength(rendered.body));
+    record.responseHeaders = headerTable(headers);
     (response as ServerResponse).writeHead(exit.status, headers);
     (response as ServerResponse).end(request.method === 'HEAD' ? undefined : rendered.body);
   }

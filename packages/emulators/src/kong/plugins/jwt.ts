@@ -7,6 +7,7 @@ import {
 import type { KongClock } from '../kong-clock.js';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { type KongRequestContext, kongExitJson } from '../kong-request.js';
+import type { VerifiedToken, VerifiedTokenCache } from './jwt-token-cache.js';
 
 // The jwt plugin (kong/plugins/jwt/handler.lua at 3.9.3, priority 1450): finds the tokens in the query, the
 // cookies and the headers, then runs the fixtures' checkJwt (lookup by key claim, alg, signature, exp/nbf,
@@ -72,20 +73,42 @@ function isPreflight(context: KongRequestContext): boolean {
   );
 }
 
-export function jwtPlugin(clock: KongClock): KongPluginHandler<KongJwtConfig> {
+/** checkJwt, or the cache's answer for a single token it verified before under this config and plugin. */
+async function verify(
+  context: KongRequestContext,
+  config: KongJwtConfig,
+  pluginId: string,
+  tokens: string[],
+  nowSeconds: number,
+  cache: VerifiedTokenCache | undefined,
+): Promise<VerifiedToken | Awaited<ReturnType<typeof checkJwt>>> {
+  const single = tokens.length === 1 ? tokens[0] : undefined;
+  const cached = single && cache?.get(context.config, pluginId, single, nowSeconds);
+  if (cached) return cached;
+  const result = await checkJwt(
+    config,
+    credentialsOf(context.config),
+    tokens.map((token) => `Bearer ${token}`),
+    nowSeconds,
+  );
+  if (!result.ok) return result;
+  const verified = { consumer: result.consumer, credentialKey: result.credentialKey };
+  if (single) cache?.set(context.config, pluginId, single, verified, nowSeconds);
+  return verified;
+}
+
+/** `cache`: verified tokens kept for speed (bounded, never past exp, flushed on POST /config). */
+export function jwtPlugin(clock: KongClock, cache?: VerifiedTokenCache): KongPluginHandler<KongJwtConfig> {
   return {
     name: 'jwt',
     priority: 1450,
-    async access(context, config) {
+    async access(context, config, plugin) {
       if (!config.run_on_preflight && isPreflight(context)) return undefined;
       const tokens = retrieveJwtTokens(context, config);
-      const result = await checkJwt(
-        config,
-        credentialsOf(context.config),
-        tokens.map((token) => `Bearer ${token}`),
-        Math.floor(clock.now() / 1000),
-      );
-      if (!result.ok) return kongExitJson(401, result.body, { 'WWW-Authenticate': result.wwwAuthenticate });
+      const nowSeconds = Math.floor(clock.now() / 1000);
+      const result = await verify(context, config, plugin.id, tokens, nowSeconds, cache);
+      if ('ok' in result && !result.ok)
+        return kongExitJson(401, result.body, { 'WWW-Authenticate': result.wwwAuthenticate });
       const consumer = context.config.consumers.find((candidate) => candidate.id === result.consumer);
       const secret = context.config.jwt_secrets.find((candidate) => candidate.key === result.credentialKey);
       if (!consumer || !secret) {

@@ -1,0 +1,237 @@
+// The Kong emulator's hot path: added latency (p50, p99) and throughput through the proxy, next to calling the
+// upstream directly, measured side by side in one run. Paths: direct; the proxy with no plugins; with jwt
+// only, with and without the verified-token cache; with the full generated policy (correlation-id, jwt, the per-model plugin, request-size-limiting,
+// acl, rate-limiting with limits raised out of reach, prometheus, file-log to a temp file). Rounds alternate
+// between the paths so that a machine that slows down mid-run affects them alike. Latency: one request in
+// flight at a time, into an HDR histogram (microseconds). Throughput: BENCH_CONCURRENCY requests in flight.
+// Upstream, proxy and client share this one Node process.
+//
+// THESE FIGURES DESCRIBE THE EMULATOR, NOT KONG: Kong (nginx + LuaJIT) has its own, different costs.
+//
+//   pnpm --filter @modelgate/emulators bench:kong        (tsx bench/kong.bench.ts)
+//   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONCURRENCY=32 tsx bench/kong.bench.ts
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Agent, createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import { build, type Histogram } from 'hdr-histogram-js';
+import { KongEmulator } from '../src/kong/index.js';
+import { mintToken } from '../src/kong/testing/tokens.js';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+const PLUGINS = ['bundled', 'modelgate-model-access'];
+const PATH = '/v1/models/classifier:predict';
+const BODY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
+const ANSWER = JSON.stringify({ predictions: [[0.1, 0.9]] });
+const DISCLAIMER =
+  'These figures describe the emulator (a Node.js stand-in on this machine), not Kong: do not read them as Kong performance.';
+
+interface BenchPath {
+  name: string;
+  port: number;
+  headers: Record<string, string>;
+  latency: Histogram;
+  requests: number;
+  seconds: number;
+  failures: number;
+}
+
+/** A TF-Serving-shaped REST upstream that answers every request at once. */
+async function upstream(): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createServer((request, response) => {
+    request.resume();
+    request.on('end', () => {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': ANSWER.length });
+      response.end(ANSWER);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/** The generated config reduced to its services and routes (no plugins, no consumers). */
+function noPlugins(config: GatewayConfig): GatewayConfig {
+  const copy = structuredClone(config);
+  copy.plugins = [];
+  delete copy.consumers;
+  for (const service of copy.services ?? []) for (const route of service.routes ?? []) route.plugins = [];
+  return copy;
+}
+
+/** The generated config with jwt as its only plugin (consumers and their credentials kept). */
+function jwtOnly(config: GatewayConfig): GatewayConfig {
+  const copy = noPlugins(config);
+  copy.consumers = structuredClone(config.consumers ?? []).map((consumer) => ({ ...consumer, plugins: [] }));
+  copy.plugins = (config.plugins ?? []).filter((plugin) => plugin.name === 'jwt');
+  return copy;
+}
+
+/** The whole generated policy, with file-log in a temp dir and rate limits no bench can reach. */
+function fullPolicy(config: GatewayConfig, logPath: string): GatewayConfig {
+  const copy = structuredClone(config);
+  const unreachable = (plugin: { name: string; config?: unknown }) => {
+    if (plugin.name === 'file-log') (plugin.config as { path: string }).path = logPath;
+    if (plugin.name !== 'rate-limiting') return;
+    const limits = plugin.config as Record<string, unknown>;
+    for (const window of ['second', 'minute', 'hour', 'day', 'month', 'year'])
+      if (typeof limits[window] === 'number') limits[window] = 1_000_000_000;
+  };
+  for (const plugin of copy.plugins ?? []) unreachable(plugin);
+  for (const consumer of copy.consumers ?? [])
+    for (const plugin of consumer.plugins ?? []) unreachable(plugin);
+  return copy;
+}
+
+const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
+
+function send(path: BenchPath): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const call = httpRequest(
+      {
+        host: '127.0.0.1',
+        port: path.port,
+        method: 'POST',
+        path: PATH,
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': BODY.length, ...path.headers },
+      },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+        response.on('error', reject);
+      },
+    );
+    call.on('error', reject);
+    call.end(BODY);
+  });
+}
+
+/** One request in flight at a time for SECONDS: each call's latency into the path's histogram. */
+async function measureLatency(path: BenchPath): Promise<void> {
+  const end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end) {
+    const started = performance.now();
+    const status = await send(path);
+    path.latency.recordValue(Math.max(1, Math.round((performance.now() - started) * 1000)));
+    if (status !== 200) path.failures++;
+  }
+}
+
+/** CONCURRENCY requests in flight for SECONDS: completed requests counted. */
+async function measureThroughput(path: BenchPath): Promise<void> {
+  const started = performance.now();
+  const end = started + SECONDS * 1000;
+  const worker = async () => {
+    while (performance.now() < end) {
+      const status = await send(path);
+      path.requests++;
+      if (status !== 200) path.failures++;
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  path.seconds += (performance.now() - started) / 1000;
+}
+
+const ms = (micros: number) => (micros / 1000).toFixed(3);
+const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}x`;
+
+async function main(): Promise<void> {
+  console.log(DISCLAIMER);
+  const rest = await upstream();
+  const dir = await mkdtemp(join(tmpdir(), 'kong-bench-'));
+  const generated = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
+    host: '127.0.0.1',
+    restPort: rest.port,
+    grpcPort: 1,
+  });
+  const emulators = await Promise.all([
+    KongEmulator.start({ config: noPlugins(generated), plugins: PLUGINS }),
+    KongEmulator.start({ config: jwtOnly(generated), plugins: PLUGINS }),
+    KongEmulator.start({ config: jwtOnly(generated), plugins: PLUGINS, tokenCacheEntries: 0 }),
+    KongEmulator.start({ config: fullPolicy(generated, join(dir, 'audit.log')), plugins: PLUGINS }),
+  ]);
+  const authorization = `Bearer ${await mintToken('ops-console', { issuedAt: Math.floor(Date.now() / 1000) })}`;
+  const portOf = (emulator: KongEmulator) => Number(new URL(emulator.proxyUrl()).port);
+  const path = (name: string, port: number, headers: Record<string, string> = {}): BenchPath => ({
+    name,
+    port,
+    headers,
+    latency: build({
+      lowestDiscernibleValue: 1,
+      highestTrackableValue: 60_000_000,
+      numberOfSignificantValueDigits: 3,
+    }),
+    requests: 0,
+    seconds: 0,
+    failures: 0,
+  });
+  const [bare, jwt, jwtUncached, full] = emulators as [
+    KongEmulator,
+    KongEmulator,
+    KongEmulator,
+    KongEmulator,
+  ];
+  const paths = [
+    path('direct (upstream)', rest.port),
+    path('proxy, no plugins', portOf(bare)),
+    path('proxy, jwt', portOf(jwt), { authorization }),
+    path('proxy, jwt, no token cache', portOf(jwtUncached), { authorization }),
+    path('proxy, full policy', portOf(full), { authorization }),
+  ];
+  try {
+    for (const each of paths) await send(each); // warm connections and caches once
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = paths.map((_, i) => paths[(i + round) % paths.length] as BenchPath);
+      for (const each of order) await measureLatency(each);
+      for (const each of order) await measureThroughput(each);
+      process.stderr.write(`round ${round + 1}/${ROUNDS} done\n`);
+    }
+  } finally {
+    await Promise.all(emulators.map((emulator) => emulator.stop()));
+    agent.destroy();
+    await rest.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+  const [direct] = paths as [BenchPath];
+  const base = {
+    p50: direct.latency.getValueAtPercentile(50),
+    p99: direct.latency.getValueAtPercentile(99),
+    rps: direct.requests / direct.seconds,
+  };
+  console.log(
+    `Kong emulator bench: POST ${PATH}, ${ROUNDS} rounds x ${SECONDS}s per phase, latency at 1 in flight, throughput at ${CONCURRENCY} in flight (node ${process.version})`,
+  );
+  const rows = paths.map((each) => {
+    const p50 = each.latency.getValueAtPercentile(50);
+    const p99 = each.latency.getValueAtPercentile(99);
+    const rps = each.requests / each.seconds;
+    return {
+      path: each.name,
+      'p50 ms': ms(p50),
+      'p99 ms': ms(p99),
+      'added p50 ms': ms(p50 - base.p50),
+      'added p99 ms': ms(p99 - base.p99),
+      'p50 / direct': ratio(p50, base.p50),
+      'p99 / direct': ratio(p99, base.p99),
+      'req/s': rps.toFixed(0),
+      'req/s / direct': ratio(rps, base.rps),
+      'non-200': each.failures,
+    };
+  });
+  console.table(rows);
+  console.log(DISCLAIMER);
+}
+
+await main();

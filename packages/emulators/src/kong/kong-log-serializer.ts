@@ -1,0 +1,90 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { elapsedMs, type KongLogRecord } from './kong-log-record.js';
+
+// kong.log.serialize() at 3.9.3 (kong/pdk/log.lua): the table file-log writes as one JSON line. Values set
+// with kong.log.set_serialize_value (the per-model plugin's model and model_version, correlation-id's id) are
+// merged at the top level, as edit_result does.
+
+export const REDACTED = 'REDACTED';
+const REDACTED_HEADERS = new Set(['authorization', 'proxy-authorization']);
+
+/** The default workspace of a DB-less Kong: one per node, named `default`. */
+export interface KongWorkspace {
+  id: string;
+  name: string;
+}
+
+/** kong.request.get_headers(): lower-case names, repeated headers as arrays, credentials redacted. */
+function requestHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
+  const table: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    table[name] = REDACTED_HEADERS.has(name) ? REDACTED : value;
+  }
+  return table;
+}
+
+/** kong.request.get_query(): repeated keys as arrays, a key without `=` as true. */
+function queryTable(requestUri: string): Record<string, string | boolean | (string | boolean)[]> {
+  const table: Record<string, string | boolean | (string | boolean)[]> = {};
+  const at = requestUri.indexOf('?');
+  if (at < 0) return table;
+  for (const pair of requestUri.slice(at + 1).split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const decode = (text: string) => {
+      try {
+        return decodeURIComponent(text.replace(/\+/g, ' '));
+      } catch {
+        return text; // ngx.req.get_uri_args keeps a malformed escape as sent
+      }
+    };
+    const key = decode(eq < 0 ? pair : pair.slice(0, eq));
+    const value: string | boolean = eq < 0 ? true : decode(pair.slice(eq + 1));
+    const existing = table[key];
+    if (existing === undefined) table[key] = value;
+    else table[key] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return table;
+}
+
+export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
+  const context = record.context;
+  const proxied = record.upstreamSentHr !== undefined;
+  const requestMs = elapsedMs(record.arrivedHr, record.endedHr);
+  const proxyMs = proxied ? elapsedMs(record.upstreamSentHr as number, record.upstreamAnsweredHr) : -1;
+  const kongMs = proxied
+    ? elapsedMs(record.arrivedHr, record.upstreamSentHr) +
+      elapsedMs(record.upstreamAnsweredHr ?? record.upstreamSentHr ?? 0, record.endedHr)
+    : requestMs;
+  const root: Record<string, unknown> = {
+    request: {
+      id: record.requestId,
+      uri: record.requestUri,
+      url: `${record.origin}${record.requestUri}`,
+      querystring: queryTable(record.requestUri),
+      method: record.request.method,
+      headers: requestHeaders(record.request.headers),
+      size: record.requestSize,
+    },
+    upstream_uri: record.upstreamUri ?? '',
+    response: { status: record.status, headers: record.responseHeaders, size: record.responseSize },
+    latencies: { kong: kongMs, proxy: proxyMs, request: requestMs, receive: 0 },
+    client_ip: record.request.clientIp,
+    started_at: record.startedAt,
+    source: record.source === 'service' ? 'upstream' : 'kong',
+    workspace: workspace.id,
+    workspace_name: workspace.name,
+  };
+  if (record.upstreamStatus !== undefined) root.upstream_status = String(record.upstreamStatus);
+  if (record.tries) root.tries = record.tries;
+  if (context) {
+    root.route = context.route;
+    root.service = context.service;
+    if (context.consumer) root.consumer = context.consumer;
+    if (context.credential)
+      root.authenticated_entity = { id: context.credential.id, consumer_id: context.consumer?.id };
+    for (const [key, value] of context.serializeValues) root[key] = value;
+  }
+  return root;
+}

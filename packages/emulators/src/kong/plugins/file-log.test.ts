@@ -1,0 +1,273 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../kong-clock.js';
+import { KongEmulator } from '../kong-emulator.js';
+import { grpcCall } from '../testing/grpc-call.js';
+import { mintToken } from '../testing/tokens.js';
+import { startEchoUpstream, startRawGrpcUpstream, type TestUpstream } from '../testing/upstreams.js';
+
+// file-log end to end: one JSON line per request in kong.log.serialize()'s shape, refused or proxied, none
+// lost under concurrent load or at shutdown.
+
+const PLUGINS = ['bundled', 'modelgate-model-access'];
+const EPOCH_SECONDS = 1_800_000_000;
+const PREDICT = '/tensorflow.serving.PredictionService/Predict';
+
+let rest: TestUpstream;
+let grpc: TestUpstream;
+let dir: string;
+let logPath: string;
+let config: GatewayConfig;
+let kong: KongEmulator;
+const clock = new ManualClock(EPOCH_SECONDS * 1000);
+
+const token = (clientId: string) => mintToken(clientId, { issuedAt: Math.floor(clock.now() / 1000) });
+
+function predictFrame(model: string): Buffer {
+  const name = Buffer.from(model);
+  const spec = Buffer.concat([Buffer.from([0x0a, name.length]), name]);
+  const message = Buffer.concat([Buffer.from([0x0a, spec.length]), spec]);
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+/** The generated config with file-log writing to `path`. */
+function withLogPath(base: GatewayConfig, path: string): GatewayConfig {
+  const copy = structuredClone(base);
+  for (const plugin of copy.plugins ?? []) {
+    if (plugin.name === 'file-log') (plugin.config as { path: string }).path = path;
+  }
+  return copy;
+}
+
+async function logLines(path: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  expect(text === '' || text.endsWith('\n')).toBe(true);
+  return text
+    .split('\n')
+    .filter((line) => line !== '')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
+beforeAll(async () => {
+  rest = await startEchoUpstream();
+  grpc = await startRawGrpcUpstream();
+  dir = await mkdtemp(join(tmpdir(), 'kong-file-log-'));
+  logPath = join(dir, 'audit.log');
+  config = withLogPath(
+    kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
+      host: '127.0.0.1',
+      restPort: rest.port,
+      grpcPort: grpc.port,
+    }),
+    logPath,
+  );
+  kong = await KongEmulator.start({ config, plugins: PLUGINS, clock });
+});
+
+afterAll(async () => {
+  await kong?.stop();
+  await rest?.close();
+  await grpc?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  clock.set((Math.floor(clock.now() / 60_000) + 2) * 60_000);
+  await kong.flushLogs();
+  await rm(logPath, { force: true });
+});
+
+describe('file-log', () => {
+  it("writes a proxied request in Kong's serialize shape, authorization redacted, with the model and version", async () => {
+    const response = await fetch(`${kong.proxyUrl()}/v1/models/classifier/versions/2:predict?debug=1&x`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${await token('classifier-app')}`,
+        'content-type': 'application/json',
+      },
+      body: '{"instances":[1]}',
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+    await kong.flushLogs();
+    const [line, ...others] = await logLines(logPath);
+    expect(others).toEqual([]);
+    const consumer = kong.configuration.consumers.find((c) => c.username === 'classifier-app');
+    const credential = kong.configuration.jwt_secrets.find((c) => c.key === 'classifier-app');
+    expect(line).toMatchObject({
+      request: {
+        id: response.headers.get('x-kong-request-id'),
+        uri: '/v1/models/classifier/versions/2:predict?debug=1&x',
+        url: `${kong.proxyUrl()}/v1/models/classifier/versions/2:predict?debug=1&x`,
+        querystring: { debug: '1', x: true },
+        method: 'POST',
+        headers: { authorization: 'REDACTED', 'content-type': 'application/json' },
+      },
+      upstream_uri: '/v1/models/classifier/versions/2:predict?debug=1&x=',
+      upstream_status: '200',
+      response: { status: 200 },
+      tries: [{ ip: '127.0.0.1', port: rest.port }],
+      authenticated_entity: { id: credential?.id, consumer_id: consumer?.id },
+      consumer: { id: consumer?.id, username: 'classifier-app' },
+      route: { name: 'rest-classifier' },
+      service: { name: 'tf-serving-rest' },
+      client_ip: '127.0.0.1',
+      started_at: clock.now(),
+      source: 'upstream',
+      workspace_name: 'default',
+      model: 'classifier',
+      model_version: '2',
+      correlation_id: response.headers.get('x-correlation-id') ?? expect.any(String),
+    });
+    const entry = line as {
+      request: { size: number; headers: Record<string, unknown> };
+      response: { size: number; headers: Record<string, unknown> };
+      latencies: Record<string, number>;
+      workspace: string;
+    };
+    expect(JSON.stringify(entry)).not.toContain('Bearer');
+    expect(entry.request.size).toBeGreaterThan('{"instances":[1]}'.length);
+    expect(entry.response.size).toBeGreaterThan(0);
+    expect(entry.response.headers['x-upstream']).toBe('echo');
+    expect(Object.keys(entry.latencies).sort()).toEqual(['kong', 'proxy', 'receive', 'request']);
+    expect(entry.latencies.proxy).toBeGreaterThanOrEqual(0);
+    expect(entry.workspace).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('writes a refused request with source kong, no upstream status, and proxy latency -1', async () => {
+    const response = await fetch(`${kong.proxyUrl()}/v1/models/classifier`, {
+      headers: { authorization: 'Bearer not.a.token', 'proxy-authorization': 'Basic eA==' },
+    });
+    expect(response.status).toBe(401);
+    await response.text();
+    await kong.flushLogs();
+    const [line] = await logLines(logPath);
+    expect(line).toMatchObject({
+      request: { headers: { authorization: 'REDACTED', 'proxy-authorization': 'REDACTED' } },
+      response: { status: 401 },
+      source: 'kong',
+      upstream_uri: '',
+      latencies: { proxy: -1 },
+      route: { name: 'rest-classifier' },
+    });
+    expect(line).not.toHaveProperty('upstream_status');
+    expect(line).not.toHaveProperty('consumer');
+    expect(line).not.toHaveProperty('tries');
+  });
+
+  it('writes exactly one line for each of N concurrent requests, allowed and refused, over HTTP and gRPC', async () => {
+    const allowed = await token('ops-console');
+    const limited = await token('classifier-app');
+    const calls: Promise<{ status: number; id: string }>[] = [];
+    const restCall = (path: string, authorization?: string) =>
+      fetch(`${kong.proxyUrl()}${path}`, authorization ? { headers: { authorization } } : {}).then(
+        async (response) => {
+          await response.arrayBuffer();
+          return { status: response.status, id: response.headers.get('x-kong-request-id') ?? '' };
+        },
+      );
+    const rpc = (model: string, authorization: string) =>
+      grpcCall(kong.grpcAddress(), PREDICT, predictFrame(model), { authorization }).then((answer) => ({
+        status: Number(answer.headers[':status']),
+        id: String(answer.headers['x-kong-request-id']),
+      }));
+    for (let i = 0; i < 30; i++) calls.push(restCall('/v1/models/classifier', `Bearer ${allowed}`));
+    for (let i = 0; i < 10; i++) calls.push(rpc('convnet', `Bearer ${allowed}`));
+    for (let i = 0; i < 10; i++) calls.push(restCall('/v1/models/classifier')); // 401
+    for (let i = 0; i < 10; i++) calls.push(restCall('/v1/models/convnet', `Bearer ${limited}`)); // 403
+    for (let i = 0; i < 10; i++) calls.push(rpc('convnet', `Bearer ${limited}`)); // 403
+    for (let i = 0; i < 10; i++) calls.push(restCall('/nowhere')); // 404
+    const answers = await Promise.all(calls);
+    await kong.flushLogs();
+    const lines = await logLines(logPath);
+    expect(lines).toHaveLength(answers.length);
+    const statuses = (list: number[]) =>
+      list.reduce<Record<number, number>>((counts, status) => {
+        counts[status] = (counts[status] ?? 0) + 1;
+        return counts;
+      }, {});
+    expect(statuses(answers.map((answer) => answer.status))).toEqual({ 200: 40, 401: 10, 403: 20, 404: 10 });
+    expect(statuses(lines.map((line) => (line.response as { status: number }).status))).toEqual(
+      statuses(answers.map((answer) => answer.status)),
+    );
+    const ids = lines.map((line) => (line.request as { id: string }).id);
+    expect(new Set(ids).size).toBe(answers.length);
+    expect(new Set(ids)).toEqual(new Set(answers.map((answer) => answer.id)));
+  });
+
+  it('writes a line with status 499 for a client that goes away in the middle of its body', async () => {
+    const { connect } = await import('node:net');
+    const { port } = new URL(kong.proxyUrl());
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write('POST /v1/models/classifier HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    socket.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await kong.flushLogs();
+    const [line, ...others] = await logLines(logPath);
+    expect(others).toEqual([]);
+    expect(line).toMatchObject({ request: { method: 'POST' }, response: { status: 499 }, source: 'kong' });
+  });
+
+  it('writes every line of the requests answered before stop(), and of those cut by it', async () => {
+    const path = join(dir, 'shutdown.log');
+    const slow = await startEchoUpstream();
+    const hanging = await import('node:http').then(({ createServer }) =>
+      createServer(() => {
+        // never answers: the request is in flight when the emulator stops
+      }),
+    );
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    const hangingPort = (hanging.address() as { port: number }).port;
+    const own = await KongEmulator.start({
+      config: withLogPath(
+        kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
+          host: '127.0.0.1',
+          restPort: slow.port,
+          grpcPort: grpc.port,
+        }),
+        path,
+      ),
+      plugins: PLUGINS,
+      clock,
+    });
+    const authorization = `Bearer ${await token('ops-console')}`;
+    const answered = await Promise.all(
+      Array.from({ length: 25 }, (_, i) =>
+        fetch(`${own.proxyUrl()}/v1/models/${i % 2 ? 'classifier' : 'nowhere'}`, {
+          headers: { authorization },
+        }).then((response) => response.arrayBuffer()),
+      ),
+    );
+    own.replaceConfig(
+      withLogPath(
+        kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
+          host: '127.0.0.1',
+          restPort: hangingPort,
+          grpcPort: grpc.port,
+        }),
+        path,
+      ),
+    );
+    const cut = Array.from({ length: 5 }, () =>
+      fetch(`${own.proxyUrl()}/v1/models/classifier`, { headers: { authorization } }).catch(
+        (error: unknown) => error,
+      ),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100)); // the 5 reach the hanging upstream
+    await own.stop(); // no flushLogs() first: stop() itself must write them all
+    await Promise.all(cut);
+    const lines = await logLines(path);
+    expect(lines).toHaveLength(answered.length + cut.length);
+    expect(lines.filter((line) => (line.response as { status: number }).status === 499)).toHaveLength(5);
+    hanging.closeAllConnections();
+    await new Promise((resolve) => hanging.close(resolve));
+    await slow.close();
+  });
+});

@@ -1,0 +1,83 @@
+import type { NormalizedKongConfig } from '@modelgate/fixtures';
+
+// A bounded cache of tokens jwt has verified, so a repeated token skips the signature check. An entry belongs
+// to the configuration it was verified under (POST /config flushes the cache and a request on another config
+// never sees it), is never used at or after the token's exp, and the least recently used entry goes first.
+
+export const DEFAULT_TOKEN_CACHE_ENTRIES = 10_000;
+
+export interface VerifiedToken {
+  consumer: string;
+  credentialKey: string;
+}
+
+interface Entry extends VerifiedToken {
+  config: NormalizedKongConfig;
+  /** The token's exp (seconds), or null when it has none. */
+  exp: number | null;
+  /** When it was verified (seconds): a clock set back before that is a miss. */
+  verifiedAt: number;
+}
+
+/** The numeric exp claim of a compact JWS, or null (no exp, or an unreadable payload). */
+export function tokenExp(token: string): number | null {
+  const payload = token.split('.')[1];
+  if (payload === undefined) return null;
+  try {
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { exp?: unknown };
+    return typeof claims.exp === 'number' ? claims.exp : null;
+  } catch {
+    return null; // such a token never verified, so it is never cached
+  }
+}
+
+export class VerifiedTokenCache {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(readonly maxEntries = DEFAULT_TOKEN_CACHE_ENTRIES) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The verified outcome for `token` under `pluginId` and `config`, if cached and still before exp. */
+  get(
+    config: NormalizedKongConfig,
+    pluginId: string,
+    token: string,
+    nowSeconds: number,
+  ): VerifiedToken | undefined {
+    const key = `${pluginId}\u0000${token}`;
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const stale =
+      entry.config !== config ||
+      (entry.exp !== null && nowSeconds >= entry.exp) ||
+      nowSeconds < entry.verifiedAt;
+    this.entries.delete(key);
+    if (stale) return undefined;
+    this.entries.set(key, entry); // most recently used goes last
+    return entry;
+  }
+
+  set(
+    config: NormalizedKongConfig,
+    pluginId: string,
+    token: string,
+    verified: VerifiedToken,
+    nowSeconds: number,
+  ): void {
+    const key = `${pluginId}\u0000${token}`;
+    this.entries.delete(key);
+    this.entries.set(key, { ...verified, config, exp: tokenExp(token), verifiedAt: nowSeconds });
+    while (this.entries.size > this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.entries.delete(oldest);
+    }
+  }
+
+  /** Drops every entry (a new configuration: retired keys and consumers must stop working at once). */
+  flush(): void {
+    this.entries.clear();
+  }
+}

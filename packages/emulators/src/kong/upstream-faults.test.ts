@@ -1,0 +1,196 @@
+import { createServer, type Server } from 'node:http';
+import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { KongEmulator } from './kong-emulator.js';
+import { grpcCall } from './testing/grpc-call.js';
+import { mintToken } from './testing/tokens.js';
+
+// Upstream failures as Kong answers them (kong/error_handlers.lua): a refused or reset connection is 502
+// (gRPC: 13 with the upstream message), no answer within read_timeout is 504 (gRPC: 4), and the proxy serves
+// again by itself as soon as the upstream is back, without a restart or a new config.
+
+const PLUGINS = ['bundled', 'modelgate-model-access'];
+const PREDICT = '/tensorflow.serving.PredictionService/Predict';
+const BAD_UPSTREAM = 'An invalid response was received from the upstream server';
+const TIMED_OUT = 'The upstream server is timing out';
+const READ_TIMEOUT_MS = 300;
+
+type Behaviour = 'answer' | 'reset' | 'hang';
+
+/** An upstream on a fixed port whose behaviour the test sets; both HTTP/1.1 and gRPC (h2c). */
+interface FaultyUpstream {
+  port: number;
+  behaviour: Behaviour;
+  close(): Promise<void>;
+}
+
+function listen(server: Server | Http2Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as AddressInfo).port));
+  });
+}
+
+async function restUpstream(port = 0): Promise<FaultyUpstream> {
+  const upstream: FaultyUpstream = { port: 0, behaviour: 'answer', close: async () => {} };
+  const server = createServer((request, response) => {
+    request.resume();
+    if (upstream.behaviour === 'reset') return request.socket.destroy();
+    if (upstream.behaviour === 'hang') return;
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end('{"ok":true}');
+  });
+  upstream.port = await listen(server, port);
+  upstream.close = () =>
+    new Promise((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  return upstream;
+}
+
+async function grpcUpstream(port = 0): Promise<FaultyUpstream> {
+  const upstream: FaultyUpstream = { port: 0, behaviour: 'answer', close: async () => {} };
+  const server = createHttp2Server();
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.on('close', () => sessions.delete(session));
+  });
+  server.on('stream', (stream) => {
+    stream.resume();
+    if (upstream.behaviour === 'reset') return stream.session?.destroy();
+    if (upstream.behaviour === 'hang') return;
+    stream.on('end', () => {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+      stream.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+  });
+  upstream.port = await listen(server, port);
+  upstream.close = () =>
+    new Promise((resolve) => {
+      for (const session of sessions) session.destroy();
+      server.close(() => resolve());
+    });
+  return upstream;
+}
+
+function predictFrame(model: string): Buffer {
+  const name = Buffer.from(model);
+  const spec = Buffer.concat([Buffer.from([0x0a, name.length]), name]);
+  const message = Buffer.concat([Buffer.from([0x0a, spec.length]), spec]);
+  const header = Buffer.alloc(5);
+  header.writeUInt32BE(message.length, 1);
+  return Buffer.concat([header, message]);
+}
+
+let rest: FaultyUpstream;
+let grpc: FaultyUpstream;
+let kong: KongEmulator;
+let authorization: string;
+
+function configFor(restPort: number, grpcPort: number): GatewayConfig {
+  const config = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { host: '127.0.0.1', restPort, grpcPort });
+  for (const service of config.services ?? []) service.read_timeout = READ_TIMEOUT_MS;
+  return config;
+}
+
+const restCall = () => fetch(`${kong.proxyUrl()}/v1/models/classifier`, { headers: { authorization } });
+const grpcPredict = () =>
+  grpcCall(kong.grpcAddress(), PREDICT, predictFrame('classifier'), { authorization });
+
+beforeAll(async () => {
+  rest = await restUpstream();
+  grpc = await grpcUpstream();
+  kong = await KongEmulator.start({ config: configFor(rest.port, grpc.port), plugins: PLUGINS });
+  authorization = `Bearer ${await mintToken('ops-console', { issuedAt: Math.floor(Date.now() / 1000) })}`;
+});
+
+afterEach(() => {
+  rest.behaviour = 'answer';
+  grpc.behaviour = 'answer';
+});
+
+afterAll(async () => {
+  await kong?.stop();
+  await rest?.close();
+  await grpc?.close();
+});
+
+describe('upstream failures over HTTP', () => {
+  it('answers 502 with the error template when the upstream resets the connection, then serves again', async () => {
+    rest.behaviour = 'reset';
+    const refused = await restCall();
+    expect(refused.status).toBe(502);
+    expect(await refused.json()).toEqual({
+      message: BAD_UPSTREAM,
+      request_id: refused.headers.get('x-kong-request-id'),
+    });
+    rest.behaviour = 'answer';
+    const served = await restCall();
+    expect(served.status).toBe(200);
+    expect(await served.json()).toEqual({ ok: true });
+  });
+
+  it("answers 504 when the upstream does not answer within the service's read_timeout", async () => {
+    rest.behaviour = 'hang';
+    const started = performance.now();
+    const response = await restCall();
+    expect(response.status).toBe(504);
+    expect(await response.json()).toEqual({
+      message: TIMED_OUT,
+      request_id: response.headers.get('x-kong-request-id'),
+    });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 20);
+  });
+
+  it('recovers by itself when a stopped upstream comes back on its port', async () => {
+    const port = rest.port;
+    await rest.close();
+    const down = await restCall();
+    expect(down.status).toBe(502);
+    await down.text();
+    rest = await restUpstream(port);
+    const back = await restCall();
+    expect(back.status).toBe(200);
+    await back.text();
+  });
+});
+
+describe('upstream failures over gRPC', () => {
+  it('answers 502 as grpc-status 13 with the upstream message when the upstream resets, then serves again', async () => {
+    grpc.behaviour = 'reset';
+    const refused = await grpcPredict();
+    expect(refused.trailersOnly).toBe(true);
+    expect(refused.headers[':status']).toBe(502);
+    expect(refused.headers['grpc-status']).toBe('13');
+    expect(refused.headers['grpc-message']).toBe(BAD_UPSTREAM);
+    grpc.behaviour = 'answer';
+    const served = await grpcPredict();
+    expect(served.headers[':status']).toBe(200);
+    expect(served.trailers['grpc-status']).toBe('0');
+  });
+
+  it('answers 504 as grpc-status 4 when the upstream does not answer within read_timeout', async () => {
+    grpc.behaviour = 'hang';
+    const answer = await grpcPredict();
+    expect(answer.headers[':status']).toBe(504);
+    expect(answer.headers['grpc-status']).toBe('4');
+    expect(answer.headers['grpc-message']).toBe(TIMED_OUT);
+  });
+
+  it('recovers by itself when a stopped upstream comes back on its port', async () => {
+    const port = grpc.port;
+    await grpc.close();
+    const down = await grpcPredict();
+    expect(down.headers[':status']).toBe(502);
+    expect(down.headers['grpc-status']).toBe('13');
+    grpc = await grpcUpstream(port);
+    const back = await grpcPredict();
+    expect(back.headers[':status']).toBe(200);
+    expect(back.trailers['grpc-status']).toBe('0');
+  });
+});
