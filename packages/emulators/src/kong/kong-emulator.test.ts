@@ -12,6 +12,7 @@ import { ManualClock } from './kong-clock.js';
 import { KongPluginsError } from './kong-config-loader.js';
 import { KongEmulator } from './kong-emulator.js';
 import { grpcCall } from './testing/grpc-call.js';
+import { predictFrame } from './testing/predict-frame.js';
 import { mintToken, strangerKey } from './testing/tokens.js';
 import { startEchoUpstream, startRawGrpcUpstream, type TestUpstream } from './testing/upstreams.js';
 
@@ -28,16 +29,6 @@ let upstream: UpstreamOptions;
 let generated: GatewayConfig;
 let kong: KongEmulator;
 const clock = new ManualClock(EPOCH_SECONDS * 1000);
-
-/** A PredictRequest naming `model` (model_spec = 1 { name = 1 }), framed. */
-function predictFrame(model: string): Buffer {
-  const name = Buffer.from(model);
-  const spec = Buffer.concat([Buffer.from([0x0a, name.length]), name]);
-  const message = Buffer.concat([Buffer.from([0x0a, spec.length]), spec]);
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
-}
 
 const nowSeconds = () => Math.floor(clock.now() / 1000);
 const token = (clientId: string, claims: Record<string, unknown> = {}) =>

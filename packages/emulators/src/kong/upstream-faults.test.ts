@@ -5,6 +5,7 @@ import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KongEmulator } from './kong-emulator.js';
 import { grpcCall } from './testing/grpc-call.js';
+import { predictFrame } from './testing/predict-frame.js';
 import { mintToken } from './testing/tokens.js';
 
 // Upstream failures as Kong answers them (kong/error_handlers.lua): a refused or reset connection is 502
@@ -76,15 +77,6 @@ async function grpcUpstream(port = 0): Promise<FaultyUpstream> {
       server.close(() => resolve());
     });
   return upstream;
-}
-
-function predictFrame(model: string): Buffer {
-  const name = Buffer.from(model);
-  const spec = Buffer.concat([Buffer.from([0x0a, name.length]), name]);
-  const message = Buffer.concat([Buffer.from([0x0a, spec.length]), spec]);
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
 }
 
 let rest: FaultyUpstream;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';
 import { grpcCall } from '../testing/grpc-call.js';
+import { predictFrame } from '../testing/predict-frame.js';
 import { mintToken } from '../testing/tokens.js';
 import { startEchoUpstream, startRawGrpcUpstream, type TestUpstream } from '../testing/upstreams.js';
 
@@ -25,15 +26,6 @@ let kong: KongEmulator;
 const clock = new ManualClock(EPOCH_SECONDS * 1000);
 
 const token = (clientId: string) => mintToken(clientId, { issuedAt: Math.floor(clock.now() / 1000) });
-
-function predictFrame(model: string): Buffer {
-  const name = Buffer.from(model);
-  const spec = Buffer.concat([Buffer.from([0x0a, name.length]), name]);
-  const message = Buffer.concat([Buffer.from([0x0a, spec.length]), spec]);
-  const header = Buffer.alloc(5);
-  header.writeUInt32BE(message.length, 1);
-  return Buffer.concat([header, message]);
-}
 
 /** The generated config with file-log writing to `path`. */
 function withLogPath(base: GatewayConfig, path: string): GatewayConfig {
