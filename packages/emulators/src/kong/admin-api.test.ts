@@ -1,7 +1,8 @@
-import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from './kong-clock.js';
 import { KongEmulator } from './kong-emulator.js';
+import { localGatewayConfig } from './testing/local-gateway.js';
 import { mintToken } from './testing/tokens.js';
 import { startEchoUpstream, type TestUpstream } from './testing/upstreams.js';
 
@@ -14,11 +15,7 @@ let kong: KongEmulator;
 
 beforeAll(async () => {
   rest = await startEchoUpstream();
-  generated = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
-    host: '127.0.0.1',
-    restPort: rest.port,
-    grpcPort: 1,
-  });
+  generated = localGatewayConfig({ restPort: rest.port, grpcPort: 1 });
   kong = await KongEmulator.start({
     config: generated,
     plugins: ['bundled', 'modelgate-model-access'],
@@ -115,9 +112,7 @@ describe('the admin API', () => {
     const token = await mintToken('ops-console', { issuedAt: Math.floor(clock.now() / 1000) });
     const slow = await startSlowUpstream();
     try {
-      kong.replaceConfig(
-        kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { host: '127.0.0.1', restPort: slow.port, grpcPort: 1 }),
-      );
+      kong.replaceConfig(localGatewayConfig({ restPort: slow.port, grpcPort: 1 }));
       const inFlight = fetch(`${kong.proxyUrl()}/v1/models/classifier`, {
         headers: { authorization: `Bearer ${token}` },
       });

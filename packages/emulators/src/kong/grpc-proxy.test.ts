@@ -1,9 +1,9 @@
 import { Server, ServerCredentials, status } from '@grpc/grpc-js';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig } from '@modelgate/fixtures';
 import { addUnaryService, createPromiseClient, GrpcError, PredictionService } from '@modelgate/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from './kong-clock.js';
 import { KongEmulator } from './kong-emulator.js';
+import { localGatewayConfig } from './testing/local-gateway.js';
 import { mintToken } from './testing/tokens.js';
 
 // A grpc-js client through the emulator to a grpc-js server (@modelgate/proto's typed client and service):
@@ -24,7 +24,7 @@ beforeAll(async () => {
     ),
   );
   kong = await KongEmulator.start({
-    config: kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { host: '127.0.0.1', restPort: 1, grpcPort: port }),
+    config: localGatewayConfig({ restPort: 1, grpcPort: port }),
     plugins: ['bundled', 'modelgate-model-access'],
     clock,
   });

@@ -4,7 +4,6 @@ import {
   DEFAULT_SECRETS,
   type GatewayConfig,
   jwtSetup,
-  kongConfig,
   type ModelAccessCase,
   type ModelAccessCaseTable,
   type ModelAccessConfig,
@@ -16,6 +15,7 @@ import { KongEmulator } from './kong-emulator.js';
 import { isGrpcContentType } from './plugins/model-access-grpc-request.js';
 import { RouteMatcher } from './route-matcher.js';
 import { grpcCall } from './testing/grpc-call.js';
+import { localGatewayConfig } from './testing/local-gateway.js';
 import { startEchoUpstream, startRawGrpcUpstream, type TestUpstream } from './testing/upstreams.js';
 
 // The shared model-access case table through the whole proxy (jwt, the plugin, acl, rate-limiting, the
@@ -36,11 +36,7 @@ beforeAll(async () => {
   table = await modelAccessCases(DEFAULT_POLICY, DEFAULT_SECRETS);
   rest = await startEchoUpstream();
   grpc = await startRawGrpcUpstream();
-  generated = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
-    host: '127.0.0.1',
-    restPort: rest.port,
-    grpcPort: grpc.port,
-  });
+  generated = localGatewayConfig({ restPort: rest.port, grpcPort: grpc.port });
   kong = await KongEmulator.start({
     config: generated,
     plugins: ['bundled', 'modelgate-model-access'],

@@ -1,10 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/fixtures';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KongEmulator } from './kong-emulator.js';
 import { grpcCall } from './testing/grpc-call.js';
+import { localGatewayConfig } from './testing/local-gateway.js';
 import { predictFrame } from './testing/predict-frame.js';
 import { mintToken } from './testing/tokens.js';
 
@@ -85,7 +86,7 @@ let kong: KongEmulator;
 let authorization: string;
 
 function configFor(restPort: number, grpcPort: number): GatewayConfig {
-  const config = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { host: '127.0.0.1', restPort, grpcPort });
+  const config = localGatewayConfig({ restPort, grpcPort });
   for (const service of config.services ?? []) service.read_timeout = READ_TIMEOUT_MS;
   return config;
 }

@@ -1,11 +1,12 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/fixtures';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';
 import { grpcCall } from '../testing/grpc-call.js';
+import { localGatewayConfig } from '../testing/local-gateway.js';
 import { predictFrame } from '../testing/predict-frame.js';
 import { mintToken } from '../testing/tokens.js';
 import { startEchoUpstream, startRawGrpcUpstream, type TestUpstream } from '../testing/upstreams.js';
@@ -50,14 +51,7 @@ beforeAll(async () => {
   grpc = await startRawGrpcUpstream();
   dir = await mkdtemp(join(tmpdir(), 'kong-file-log-'));
   logPath = join(dir, 'audit.log');
-  config = withLogPath(
-    kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
-      host: '127.0.0.1',
-      restPort: rest.port,
-      grpcPort: grpc.port,
-    }),
-    logPath,
-  );
+  config = withLogPath(localGatewayConfig({ restPort: rest.port, grpcPort: grpc.port }), logPath);
   kong = await KongEmulator.start({ config, plugins: PLUGINS, clock });
 });
 
@@ -218,14 +212,7 @@ describe('file-log', () => {
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
     const hangingPort = (hanging.address() as { port: number }).port;
     const own = await KongEmulator.start({
-      config: withLogPath(
-        kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
-          host: '127.0.0.1',
-          restPort: slow.port,
-          grpcPort: grpc.port,
-        }),
-        path,
-      ),
+      config: withLogPath(localGatewayConfig({ restPort: slow.port, grpcPort: grpc.port }), path),
       plugins: PLUGINS,
       clock,
     });
@@ -237,16 +224,7 @@ describe('file-log', () => {
         }).then((response) => response.arrayBuffer()),
       ),
     );
-    own.replaceConfig(
-      withLogPath(
-        kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
-          host: '127.0.0.1',
-          restPort: hangingPort,
-          grpcPort: grpc.port,
-        }),
-        path,
-      ),
-    );
+    own.replaceConfig(withLogPath(localGatewayConfig({ restPort: hangingPort, grpcPort: grpc.port }), path));
     const cut = Array.from({ length: 5 }, () =>
       fetch(`${own.proxyUrl()}/v1/models/classifier`, { headers: { authorization } }).catch(
         (error: unknown) => error,

@@ -1,14 +1,9 @@
 import { generateKeyPairSync } from 'node:crypto';
-import {
-  DEFAULT_POLICY,
-  DEFAULT_SECRETS,
-  type GatewayConfig,
-  kongConfig,
-  type NormalizedKongConfig,
-} from '@modelgate/fixtures';
+import { DEFAULT_POLICY, type GatewayConfig, type NormalizedKongConfig } from '@modelgate/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';
+import { localGatewayConfig } from '../testing/local-gateway.js';
 import { mintToken } from '../testing/tokens.js';
 import { startEchoUpstream, type TestUpstream } from '../testing/upstreams.js';
 import { tokenExp, VerifiedTokenCache } from './jwt-token-cache.js';
@@ -66,11 +61,7 @@ describe('the jwt plugin with the cache, end to end', () => {
 
   beforeAll(async () => {
     rest = await startEchoUpstream();
-    generated = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
-      host: '127.0.0.1',
-      restPort: rest.port,
-      grpcPort: 1,
-    });
+    generated = localGatewayConfig({ restPort: rest.port, grpcPort: 1 });
     for (const plugin of generated.plugins ?? []) {
       if (plugin.name === 'file-log') (plugin.config as { path: string }).path = '/dev/null';
     }

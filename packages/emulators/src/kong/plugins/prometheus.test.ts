@@ -1,6 +1,7 @@
-import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/fixtures';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KongEmulator } from '../kong-emulator.js';
+import { localGatewayConfig } from '../testing/local-gateway.js';
 import { mintToken } from '../testing/tokens.js';
 import { startEchoUpstream, type TestUpstream } from '../testing/upstreams.js';
 
@@ -31,11 +32,7 @@ async function metrics(base: string): Promise<string> {
 
 beforeAll(async () => {
   rest = await startEchoUpstream();
-  generated = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, {
-    host: '127.0.0.1',
-    restPort: rest.port,
-    grpcPort: 1,
-  });
+  generated = localGatewayConfig({ restPort: rest.port, grpcPort: 1 });
   kong = await KongEmulator.start({ config: withPrometheus({}), plugins: PLUGINS });
 });
 
