@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepares (once) the real Keycloak server from its Maven Central distribution, outside the clone, and prints
-# its home folder. The real-Keycloak test harness (packages/fixtures/src/real-keycloak) starts it from there.
+# its home folder. The real-Keycloak test harness (packages/policy/src/real-keycloak) starts it from there.
 #   bash scripts/setup-keycloak.sh            # then, if the cache is elsewhere: export MODELGATE_KEYCLOAK_HOME=<printed path>
 # The home is ${MODELGATE_CACHE_DIR:-~/.cache/modelgate}/keycloak-<version>; delete it to redo everything.
 # Needs mvn and Java 17+. Besides unpacking, it runs the server once in dev mode so that the one-off Quarkus

@@ -48,7 +48,7 @@ import { crc32, createInflateRaw, constants as zlibConstants } from 'node:zlib';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO_ROOT = resolve(HERE, '../..');
 /** The project's one list of pinned versions (PRODUCT_VERSIONS); read, not duplicated. */
-const VERSIONS_FILE = join(REPO_ROOT, 'packages/fixtures/src/product-versions.ts');
+const VERSIONS_FILE = join(REPO_ROOT, 'packages/policy/src/product-versions.ts');
 const LOCK_FILE = join(HERE, 'deps.lock.json');
 /** node-gyp builds the addon; it comes locked with tfjs-node's own dependencies. */
 const NODE_GYP_VERSION = '13.1.0';

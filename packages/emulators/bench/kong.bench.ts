@@ -16,7 +16,7 @@ import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/policy';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { KongEmulator } from '../src/kong/index.js';
 import { mintToken } from '../src/kong/testing/tokens.js';

@@ -11,7 +11,7 @@ import {
   MODEL_ACCESS_PLUGIN_SCHEMA,
   signingKey,
   validateKongConfig,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { isUnauthorized, TokenPool } from './token-pool.js';

@@ -4,7 +4,7 @@ import { TokenRequestError } from './token-request-error.js';
 // they are needed and reused until shortly before they expire. Tokens are never minted on a hot path that
 // can avoid it: RS256 signing costs the issuer ~100x what verifying costs the gateway (specs/loadgen.md).
 // withToken() retries a call once with a fresh token when the gateway answers 401: that is how a caller rides
-// through a key rotation (fixtures' keyRotationPlan) without seeing a failure.
+// through a key rotation (@modelgate/policy's keyRotationPlan) without seeing a failure.
 
 export interface ClientCredentials {
   clientId: string;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, keycloakRealm } from '@modelgate/fixtures';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, keycloakRealm } from '@modelgate/policy';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type CliIo, EXIT, main } from './cli.js';
 

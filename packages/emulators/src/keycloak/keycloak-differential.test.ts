@@ -1,5 +1,5 @@
-import { DEFAULT_POLICY, DEFAULT_SECRETS, keycloakRealm } from '@modelgate/fixtures';
-import { type RealKeycloak, startRealKeycloak } from '@modelgate/fixtures/real-keycloak';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, keycloakRealm } from '@modelgate/policy';
+import { type RealKeycloak, startRealKeycloak } from '@modelgate/policy/real-keycloak';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeycloakEmulator } from './keycloak-emulator.js';
 import { type KeycloakTarget, REALM, REALM_CASES, ROTATION_CASE } from './testing/differential-cases.js';

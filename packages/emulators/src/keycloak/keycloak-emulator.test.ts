@@ -7,7 +7,7 @@ import {
   keycloakRealm,
   type RealmImport,
   signingKey,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KeycloakEmulator, type StartedKeycloakEmulator } from './keycloak-emulator.js';

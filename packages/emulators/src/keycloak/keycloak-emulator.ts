@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RealmImport } from '@modelgate/fixtures';
+import type { RealmImport } from '@modelgate/policy';
 import { adminApi } from './admin-api.js';
 import { discoveryDocument } from './discovery.js';
 import { introspectionEndpoint } from './introspection.js';

@@ -1,6 +1,6 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RealmImport } from '@modelgate/fixtures';
+import type { RealmImport } from '@modelgate/policy';
 
 /** `--import-realm` reads only these names, as the real server does. */
 const REALM_FILE = /-realm\.json$/;

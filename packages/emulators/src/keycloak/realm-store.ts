@@ -1,5 +1,5 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import type { RealmImport } from '@modelgate/fixtures';
+import type { RealmImport } from '@modelgate/policy';
 import {
   generatedRsaProvider,
   KEY_PROVIDER_TYPE,

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from './kong-clock.js';
 import { KongEmulator } from './kong-emulator.js';

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { KongConfigError, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { KongConfigError, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/policy';
 import type { KongSnapshot } from './kong-snapshot.js';
 
 // The Admin API and Status API of a DB-less Kong (products.md 1a, 1h): /status and /status/ready, reads of the

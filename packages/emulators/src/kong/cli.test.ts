@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig } from '@modelgate/fixtures';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig } from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KongCliIo, main } from './cli.js';
 

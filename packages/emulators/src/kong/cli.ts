@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
-import { KongConfigError, PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { KongConfigError, PRODUCT_VERSIONS } from '@modelgate/policy';
 import { runIfEntryPoint } from '../entry-point.js';
 import {
   enabledPluginSchemas,

@@ -6,7 +6,7 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from 'node:http2';
-import type { NormalizedKongService } from '@modelgate/fixtures';
+import type { NormalizedKongService } from '@modelgate/policy';
 
 // Forwards an admitted gRPC call to a grpc upstream over HTTP/2 cleartext and relays the answer as it comes:
 // headers, messages and trailers (or a trailers-only answer as one HEADERS frame with END_STREAM).

@@ -1,5 +1,5 @@
 import type { OutgoingHttpHeaders } from 'node:http2';
-import { kongGrpcStatus } from '@modelgate/fixtures';
+import { kongGrpcStatus } from '@modelgate/policy';
 import type { KongExit } from './kong-request.js';
 
 // A refusal as Kong sends it to a gRPC client (kong/pdk/response.lua, products.md 1g): the HTTP status stays

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
-import type { NormalizedKongService } from '@modelgate/fixtures';
+import type { NormalizedKongService } from '@modelgate/policy';
 import type { KongRequestContext } from './kong-request.js';
 
 // Forwards an admitted request to an HTTP upstream over HTTP/1.1, as Kong's balancer does: the upstream URI

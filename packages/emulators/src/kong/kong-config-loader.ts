@@ -5,7 +5,7 @@ import {
   MODEL_ACCESS_PLUGIN_SCHEMA,
   type NormalizedKongConfig,
   validateKongConfig,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 
 // Loads a declarative config as Kong does at start and on POST /config: through the fixtures' validator, with
 // the custom plugins that KONG_PLUGINS enables. A config the validator refuses throws its KongConfigError, whose

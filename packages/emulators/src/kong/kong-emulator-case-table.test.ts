@@ -8,7 +8,7 @@ import {
   type ModelAccessCaseTable,
   type ModelAccessConfig,
   modelAccessCases,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from './kong-clock.js';
 import { KongEmulator } from './kong-emulator.js';

@@ -6,7 +6,7 @@ import {
   KongConfigError,
   kongConfig,
   type UpstreamOptions,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from './kong-clock.js';
 import { KongPluginsError } from './kong-config-loader.js';

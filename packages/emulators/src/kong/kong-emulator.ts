@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
-import { type KongPluginSchema, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { type KongPluginSchema, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/policy';
 import { adminApiHandler, statusApiHandler } from './admin-api.js';
 import { FileLogWriters } from './file-log-writer.js';
 import { GrpcUpstreams } from './grpc-proxy.js';

@@ -1,4 +1,4 @@
-import { kongEnvironment } from '@modelgate/fixtures';
+import { kongEnvironment } from '@modelgate/policy';
 import { describe, expect, it } from 'vitest';
 import { KongEnvError, parseKongEnvironment, parseKongListen } from './kong-env.js';
 

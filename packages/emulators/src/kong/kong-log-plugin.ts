@@ -1,4 +1,4 @@
-import type { NormalizedKongConfig, NormalizedKongPluginBase } from '@modelgate/fixtures';
+import type { NormalizedKongConfig, NormalizedKongPluginBase } from '@modelgate/policy';
 import type { KongLogRecord } from './kong-log-record.js';
 import { resolvePlugin } from './plugin-chain.js';
 

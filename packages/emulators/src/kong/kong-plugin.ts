@@ -1,4 +1,4 @@
-import type { NormalizedKongPluginBase } from '@modelgate/fixtures';
+import type { NormalizedKongPluginBase } from '@modelgate/policy';
 import type { KongExit, KongRequestContext } from './kong-request.js';
 
 // A plugin's access phase, as the emulator runs it: it may change the context (consumer, upstream headers) and

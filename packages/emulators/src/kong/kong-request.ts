@@ -4,7 +4,7 @@ import type {
   NormalizedKongConsumer,
   NormalizedKongRoute,
   NormalizedKongService,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 
 // One proxied request as the plugins see it (Kong's PDK: kong.request, kong.client, kong.ctx.shared,
 // kong.service.request), and how a plugin ends it (kong.response.exit / kong.response.error).

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { NormalizedKongConfig, NormalizedKongService } from '@modelgate/fixtures';
+import type { NormalizedKongConfig, NormalizedKongService } from '@modelgate/policy';
 import { RouteMatcher } from './route-matcher.js';
 
 // One loaded configuration with what requests need from it (the route table, services by id, its hash). The

@@ -1,4 +1,4 @@
-import type { NormalizedKongPluginBase } from '@modelgate/fixtures';
+import type { NormalizedKongPluginBase } from '@modelgate/policy';
 import type { KongPluginHandler } from './kong-plugin.js';
 import type { KongExit, KongRequestContext } from './kong-request.js';
 

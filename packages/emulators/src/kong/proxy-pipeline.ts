@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { PRODUCT_VERSIONS } from '@modelgate/policy';
 import { DEFAULT_ERROR_MESSAGES, kongErrorBody, kongExitBody } from './error-response.js';
 import { forwardGrpc, type GrpcUpstreams } from './grpc-proxy.js';
 import { grpcRefusalHeaders } from './grpc-refusal.js';

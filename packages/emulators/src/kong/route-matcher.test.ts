@@ -4,7 +4,7 @@ import {
   kongConfig,
   MODEL_ACCESS_PLUGIN_SCHEMA,
   validateKongConfig,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import { describe, expect, it } from 'vitest';
 import { normalizeKongPath, RouteMatcher } from './route-matcher.js';
 

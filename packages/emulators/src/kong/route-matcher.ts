@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { NormalizedKongRoute } from '@modelgate/fixtures';
+import type { NormalizedKongRoute } from '@modelgate/policy';
 import type { KongRequestProtocol } from './kong-request.js';
 
 // Kong 3.9's default router (router_flavor traditional_compatible, kong/router/compat.lua): a route with several

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import type { GatewayConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/policy';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { KongEmulator } from './kong-emulator.js';
 import { grpcCall } from './testing/grpc-call.js';

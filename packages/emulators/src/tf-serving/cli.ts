@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { PRODUCT_VERSIONS } from '@modelgate/policy';
 import { runIfEntryPoint } from '../entry-point.js';
 import { loadTfjs } from './backend/tfjs-backend.js';
 import { createModelRunner } from './model-runner-factory.js';

@@ -3,12 +3,12 @@ import { anyUnpack } from '@bufbuild/protobuf/wkt';
 import { status } from '@grpc/grpc-js';
 import {
   buildModel,
-  DEFAULT_POLICY,
   goldenInputs,
   predictRequest,
   withinTolerance,
   wrongRequests,
 } from '@modelgate/fixtures';
+import { DEFAULT_POLICY } from '@modelgate/policy';
 import {
   createPromiseClient,
   DataType,

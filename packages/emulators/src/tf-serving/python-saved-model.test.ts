@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { create } from '@bufbuild/protobuf';
-import { GOLDEN_TOLERANCE, PRODUCT_VERSIONS, tensorflowPython, withinTolerance } from '@modelgate/fixtures';
+import { GOLDEN_TOLERANCE, withinTolerance } from '@modelgate/fixtures';
+import { PRODUCT_VERSIONS, tensorflowPython } from '@modelgate/policy';
 import {
   createPromiseClient,
   DataType,

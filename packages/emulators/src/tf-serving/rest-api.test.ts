@@ -1,12 +1,12 @@
 import {
   buildModel,
-  DEFAULT_POLICY,
   goldenFile,
   goldenInputs,
   restPredictBody,
   withinTolerance,
   wrongRequests,
 } from '@modelgate/fixtures';
+import { DEFAULT_POLICY } from '@modelgate/policy';
 import {
   DataType,
   decodeRestError,

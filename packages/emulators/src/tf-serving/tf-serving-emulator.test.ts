@@ -1,12 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
-import {
-  buildModel,
-  DEFAULT_POLICY,
-  goldenInputs,
-  predictRequest,
-  withinTolerance,
-} from '@modelgate/fixtures';
+import { buildModel, goldenInputs, predictRequest, withinTolerance } from '@modelgate/fixtures';
+import { DEFAULT_POLICY } from '@modelgate/policy';
 import {
   BatchingParametersSchema,
   createPromiseClient,

@@ -5,7 +5,7 @@ import {
   DEFAULT_SECRETS,
   keyRotationPlan,
   userPassword,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 
 /** One Keycloak under test: the real 26.7.3 or the emulator, seeded with the same generated realm. */

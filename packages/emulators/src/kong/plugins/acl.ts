@@ -1,4 +1,4 @@
-import type { KongAclConfig } from '@modelgate/fixtures';
+import type { KongAclConfig } from '@modelgate/policy';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { kongExitError } from '../kong-request.js';
 

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { KongCorrelationIdConfig } from '@modelgate/fixtures';
+import type { KongCorrelationIdConfig } from '@modelgate/policy';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { firstHeader } from '../kong-request.js';
 

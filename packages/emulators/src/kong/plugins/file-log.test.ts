@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GatewayConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/policy';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';

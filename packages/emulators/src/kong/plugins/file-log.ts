@@ -1,4 +1,4 @@
-import type { KongFileLogConfig } from '@modelgate/fixtures';
+import type { KongFileLogConfig } from '@modelgate/policy';
 import type { FileLogWriters } from '../file-log-writer.js';
 import type { KongLogPlugin } from '../kong-log-plugin.js';
 import { type KongWorkspace, serializeKongLog } from '../kong-log-serializer.js';

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { DEFAULT_POLICY, type GatewayConfig, type NormalizedKongConfig } from '@modelgate/fixtures';
+import { DEFAULT_POLICY, type GatewayConfig, type NormalizedKongConfig } from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';

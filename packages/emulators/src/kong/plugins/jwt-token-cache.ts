@@ -1,4 +1,4 @@
-import type { NormalizedKongConfig } from '@modelgate/fixtures';
+import type { NormalizedKongConfig } from '@modelgate/policy';
 
 // A bounded cache of tokens jwt has verified, so a repeated token skips the signature check. An entry belongs
 // to the configuration it was verified under (POST /config flushes the cache and a request on another config

@@ -3,7 +3,7 @@ import {
   type JwtCredential,
   type KongJwtConfig,
   type NormalizedKongConfig,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import type { KongClock } from '../kong-clock.js';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { type KongRequestContext, kongExitJson } from '../kong-request.js';

@@ -9,7 +9,7 @@ import {
   modelAccessCases,
   type NormalizedKongConfig,
   validateKongConfig,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { grpcMessageOf } from '../grpc-refusal.js';
 import type { KongExit } from '../kong-request.js';

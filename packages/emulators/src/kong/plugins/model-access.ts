@@ -4,7 +4,7 @@ import {
   MODEL_ACCESS_REFUSALS,
   type ModelAccessConfig,
   type ModelAccessRefusalName,
-} from '@modelgate/fixtures';
+} from '@modelgate/policy';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { firstHeader, type KongExit, type KongRequestContext, kongExitError } from '../kong-request.js';
 import {

@@ -1,4 +1,4 @@
-import type { GatewayConfig } from '@modelgate/fixtures';
+import type { GatewayConfig } from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KongEmulator } from '../kong-emulator.js';
 import { localGatewayConfig } from '../testing/local-gateway.js';

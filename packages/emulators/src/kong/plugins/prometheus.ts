@@ -1,4 +1,4 @@
-import type { KongPrometheusConfig } from '@modelgate/fixtures';
+import type { KongPrometheusConfig } from '@modelgate/policy';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KongLogPlugin } from '../kong-log-plugin.js';
 import { elapsedMs } from '../kong-log-record.js';

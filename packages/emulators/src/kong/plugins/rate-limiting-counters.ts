@@ -1,4 +1,4 @@
-import type { RateLimitWindow } from '@modelgate/fixtures';
+import type { RateLimitWindow } from '@modelgate/policy';
 
 // The rate-limiting plugin's local policy store (Kong's kong_rate_limiting_counters shared dict): counts per
 // plugin scope, identifier, window and window start. Owned by the emulator, so it outlives a POST /config, as

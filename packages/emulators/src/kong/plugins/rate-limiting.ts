@@ -1,4 +1,4 @@
-import type { KongRateLimitingConfig, RateLimitWindow } from '@modelgate/fixtures';
+import type { KongRateLimitingConfig, RateLimitWindow } from '@modelgate/policy';
 import type { KongClock } from '../kong-clock.js';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { firstHeader, type KongRequestContext, kongExitError } from '../kong-request.js';

@@ -1,4 +1,4 @@
-import type { KongRequestSizeLimitingConfig } from '@modelgate/fixtures';
+import type { KongRequestSizeLimitingConfig } from '@modelgate/policy';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { firstHeader, type KongRequestContext, kongExitError } from '../kong-request.js';
 

@@ -1,4 +1,4 @@
-import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/fixtures';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/policy';
 
 /** The default policy's generated Kong config, its upstreams on loopback ports (1: nothing listens). */
 export function localGatewayConfig(ports: { restPort: number; grpcPort: number }): GatewayConfig {

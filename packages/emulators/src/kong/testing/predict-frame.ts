@@ -1,5 +1,5 @@
 import { create, toBinary } from '@bufbuild/protobuf';
-import { grpcFrame } from '@modelgate/fixtures';
+import { grpcFrame } from '@modelgate/policy';
 import { PredictRequestSchema } from '@modelgate/proto';
 
 /** A gRPC-framed PredictRequest that names `model`: the body of one unary Predict call. */

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { NormalizedKongConfig, NormalizedKongConsumer } from '@modelgate/fixtures';
+import type { NormalizedKongConfig, NormalizedKongConsumer } from '@modelgate/policy';
 import type { KongRequest, KongRequestContext } from '../kong-request.js';
 
 // A request context as the proxy builds one, for running a plugin on its own.

@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, issuerUrl, signingKey } from '@modelgate/fixtures';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, issuerUrl, signingKey } from '@modelgate/policy';
 import { type JWTPayload, SignJWT } from 'jose';
 
 // Keycloak-shaped service-account tokens signed with the default policy's key (or another, for bad signatures).

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { tensorflowPython } from '@modelgate/fixtures';
+import { tensorflowPython } from '@modelgate/policy';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { defaultTfjsNodeDir, findTfjsNodeSetup, loadTfjs } from './tfjs-backend.js';

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { PRODUCT_VERSIONS } from '@modelgate/fixtures';
+import { PRODUCT_VERSIONS } from '@modelgate/policy';
 import * as tf from '@tensorflow/tfjs-core';
 
 export type TfjsBackendName = 'tensorflow' | 'wasm';

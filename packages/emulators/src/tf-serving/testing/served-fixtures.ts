@@ -1,5 +1,5 @@
 import { create } from '@bufbuild/protobuf';
-import { DEFAULT_POLICY, type Policy } from '@modelgate/fixtures';
+import { DEFAULT_POLICY, type Policy } from '@modelgate/policy';
 import {
   type ModelConfig,
   ModelConfigSchema,
