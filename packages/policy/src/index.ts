@@ -2,11 +2,17 @@
 // validator, the modelgate-model-access plugin, signing keys and certificates, and the key-rotation plan.
 
 import { readFileSync } from 'node:fs';
-import { DEFAULT_POLICY_INPUT, DEFAULT_SECRETS_FILE } from './default-policy.js';
+import { DEFAULT_POLICY_INPUT, DEFAULT_SECRETS_FILE, TOKEN_CLAIM_POLICY_INPUT } from './default-policy.js';
 import { parseSecrets } from './identity/secrets.js';
 import { parsePolicy } from './policy.js';
 
-export { DEFAULT_POLICY_FILE, DEFAULT_POLICY_INPUT, DEFAULT_SECRETS_FILE } from './default-policy.js';
+export {
+  DEFAULT_POLICY_FILE,
+  DEFAULT_POLICY_INPUT,
+  DEFAULT_SECRETS_FILE,
+  TOKEN_CLAIM_POLICY_FILE,
+  TOKEN_CLAIM_POLICY_INPUT,
+} from './default-policy.js';
 export {
   checkJwt,
   type JwtCheckResult,
@@ -19,6 +25,7 @@ export {
   DEFAULT_UPSTREAM,
   type GatewayConfig,
   GRPC_PATHS,
+  gatewayVerificationKey,
   KONG_FORMAT_VERSION,
   KONG_PORTS,
   type KongListenOptions,
@@ -29,6 +36,7 @@ export {
   type UpstreamOptions,
 } from './gateway/kong-config.js';
 export { pemBody, signingCertificate } from './identity/certificate.js';
+export { readJwksKey, type VerificationKey, verificationKeys } from './identity/jwks.js';
 export {
   type KeyRotationPlan,
   keyRotationPlan,
@@ -40,6 +48,7 @@ export {
   modelRole,
   type RealmComponent,
   type RealmImport,
+  realmModelRole,
 } from './identity/realm.js';
 export {
   clientSecret,
@@ -55,17 +64,41 @@ export {
 export { readJsonFile } from './json-file.js';
 export * from './kong-validator/index.js';
 export * from './model-access/index.js';
+export {
+  readSavedModelSource,
+  type SavedModelSource,
+  type SavedModelVersion,
+  WARMUP_REQUESTS_FILE,
+} from './models/saved-model-source.js';
+export {
+  SERVING_DEFAULT,
+  type ServingSignature,
+  servingSignature,
+  type TensorDescription,
+} from './models/serving-signature.js';
 export { installedVersion, packageJsonVersion } from './package-versions.js';
 export {
+  type AuthorizationPolicy,
   type ClientPolicy,
   canonicalJson,
+  clientClaim,
+  FIXTURE_MODEL_IDS,
+  type FixtureModelId,
   type InteractivePolicy,
   type IssuerPolicy,
   issuerUrl,
+  type KeycloakIssuerPolicy,
   type KeysPolicy,
+  keycloakIssuer,
   type Limits,
   loadPolicy,
   type ModelPolicy,
+  type ModelSource,
+  maximumTokenLifetime,
+  modelPermission,
+  type OidcIssuerPolicy,
+  type ParsePolicyOptions,
+  POLICY_SCHEMA,
   type Policy,
   type PolicyInput,
   parsePolicy,
@@ -79,6 +112,9 @@ export { tensorflowPython } from './tensorflow-python.js';
 
 /** The default policy, validated and resolved. */
 export const DEFAULT_POLICY = parsePolicy(DEFAULT_POLICY_INPUT, 'default policy');
+
+/** The default policy with token-claim authorization (the same secrets). */
+export const TOKEN_CLAIM_POLICY = parsePolicy(TOKEN_CLAIM_POLICY_INPUT, 'token-claim policy');
 
 /** The default policy's test-only secrets. */
 export const DEFAULT_SECRETS = parseSecrets(

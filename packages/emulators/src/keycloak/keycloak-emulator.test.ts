@@ -4,6 +4,7 @@ import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
   issuerUrl,
+  keycloakIssuer,
   keycloakRealm,
   type RealmImport,
   signingKey,
@@ -15,7 +16,7 @@ import { KeycloakEmulator, type StartedKeycloakEmulator } from './keycloak-emula
 // What the differential table cannot show: behaviour the generated realm never reaches on the real server.
 
 const policy = DEFAULT_POLICY;
-const realmName = policy.issuer.realm;
+const realmName = keycloakIssuer(policy).issuer.realm;
 const client = policy.clients[0]?.id ?? 'ops-console';
 let emulator: KeycloakEmulator | undefined;
 
@@ -54,7 +55,7 @@ function serviceTokenRequest(baseUrl: string) {
 describe('KeycloakEmulator', () => {
   it('derives the kid as base64url SHA-256 of the public key, and its tokens verify against its JWKS', async () => {
     const { baseUrl } = await started({ realms: [await keycloakRealm(policy, DEFAULT_SECRETS)] });
-    const key = signingKey(DEFAULT_SECRETS, policy.keys.activeGeneration);
+    const key = signingKey(DEFAULT_SECRETS, keycloakIssuer(policy).keys.activeGeneration);
     const spki = key.publicKey.export({ type: 'spki', format: 'der' });
     const { body } = await serviceTokenRequest(baseUrl);
     const jwks = (await (

@@ -5,6 +5,7 @@ import {
   type GatewayConfig,
   KongConfigError,
   kongConfig,
+  maximumTokenLifetime,
   type UpstreamOptions,
 } from '@modelgate/policy';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -224,7 +225,8 @@ const JWT_REFUSALS: {
   },
   {
     name: 'a lifetime over maximum_expiration',
-    authorization: async () => `Bearer ${await token('ops-console', { exp: nowSeconds() + 301 })}`,
+    authorization: async () =>
+      `Bearer ${await token('ops-console', { exp: nowSeconds() + maximumTokenLifetime(DEFAULT_POLICY) + 1 })}`,
     body: { exp: 'exceeds maximum allowed expiration' },
     www: 'Bearer error="invalid_token"',
   },

@@ -3,6 +3,7 @@ import {
   clientSecret,
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
+  keycloakIssuer,
   keyRotationPlan,
   userPassword,
 } from '@modelgate/policy';
@@ -25,7 +26,7 @@ export interface DifferentialCase {
 }
 
 const policy = DEFAULT_POLICY;
-export const REALM = policy.issuer.realm;
+export const REALM = keycloakIssuer(policy).issuer.realm;
 const SERVICE_CLIENT = policy.clients[0]?.id ?? 'ops-console';
 const SECOND_CLIENT = policy.clients[1]?.id ?? 'classifier-app';
 const interactive = policy.interactive ?? { clientId: 'modelgate-cli', username: 'developer' };

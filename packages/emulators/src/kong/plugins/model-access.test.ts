@@ -8,6 +8,7 @@ import {
   type ModelAccessCaseTable,
   modelAccessCases,
   type NormalizedKongConfig,
+  TOKEN_CLAIM_POLICY,
   validateKongConfig,
 } from '@modelgate/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -16,20 +17,22 @@ import type { KongExit } from '../kong-request.js';
 import { requestContext } from '../testing/request-context.js';
 import { modelAccessPlugin } from './model-access.js';
 
-// The shared case table (packages/fixtures, the same one the Lua plugin passes under LuaJIT), run against the
+// The shared case tables (packages/policy, the same ones the Lua plugin passes under LuaJIT), run against the
 // emulator's plugin function. kong-emulator.test.ts runs the cases jwt can admit through the whole proxy.
 
 let table: ModelAccessCaseTable;
+let tokenClaimTable: ModelAccessCaseTable;
 let config: NormalizedKongConfig;
 
 beforeAll(async () => {
   table = await modelAccessCases(DEFAULT_POLICY, DEFAULT_SECRETS);
+  tokenClaimTable = await modelAccessCases(TOKEN_CLAIM_POLICY, DEFAULT_SECRETS);
   config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
     plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
   });
 });
 
-function runCase(testCase: ModelAccessCase) {
+function runCase(table: ModelAccessCaseTable, testCase: ModelAccessCase) {
   const plugin = modelAccessPlugin();
   const consumer = testCase.consumer
     ? { id: `id-${testCase.consumer}`, username: testCase.consumer, custom_id: null, tags: null }
@@ -63,10 +66,14 @@ describe('modelgate-model-access in the emulator', () => {
     expect(table.cases.length).toBeGreaterThanOrEqual(175);
   });
 
-  it('passes every case of the shared table', () => {
+  it.each([
+    ['grants', () => table],
+    ['token-claim', () => tokenClaimTable],
+  ])('passes every case of the shared table with %s authorization', (_mode, tableOf) => {
     const failures: string[] = [];
-    for (const testCase of table.cases) {
-      const { exit, audit } = runCase(testCase);
+    const current = tableOf();
+    for (const testCase of current.cases) {
+      const { exit, audit } = runCase(current, testCase);
       const expected = testCase.expect;
       const actual = exit
         ? {

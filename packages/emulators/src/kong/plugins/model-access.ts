@@ -19,8 +19,9 @@ import {
 import { restTarget } from './model-access-rest-path.js';
 
 // modelgate-model-access, the same checks in the same order as its Lua handler
-// (packages/fixtures/kong-plugins/kong/plugins/modelgate-model-access/handler.lua): token iss and aud, the model
-// the REST path or the gRPC message names, the audit values, the consumer's grants.
+// (packages/policy/kong-plugins/kong/plugins/modelgate-model-access/handler.lua): token iss and aud, the model
+// the REST path or the gRPC message names, the audit values, the consumer's grants (or, with token-claim
+// authorization, the permissions the token itself carries).
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
@@ -38,6 +39,28 @@ export function tokenClaims(jwt: string): Record<string, unknown> | undefined {
   if (Array.isArray(claims)) return claims.length === 0 ? {} : undefined;
   if (typeof claims !== 'object' || claims === null) return undefined;
   return claims as Record<string, unknown>;
+}
+
+/**
+ * token-claim: the permissions at `path` in the claims, or undefined when the claim is missing or is neither a
+ * string (space separated, as `scope`) nor an array of strings.
+ */
+export function claimedPermissions(
+  claims: Record<string, unknown>,
+  path: readonly string[],
+): Set<string> | undefined {
+  let value: unknown = claims;
+  for (const key of path) {
+    // lua-cjson gives arrays and objects alike as tables; an array has no string keys
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+  }
+  if (typeof value === 'string') return new Set(value.split(/[ \t\n\v\f\r]+/).filter(Boolean));
+  if (typeof value !== 'object' || value === null) return undefined;
+  // an empty object reads as an empty array in lua-cjson; any other object is no list of permissions
+  const list = Array.isArray(value) ? value : Object.keys(value).length === 0 ? [] : undefined;
+  if (!list?.every((permission) => typeof permission === 'string')) return undefined;
+  return new Set(list as string[]);
 }
 
 export function hasAudience(aud: unknown, audience: string): boolean {
@@ -105,6 +128,15 @@ export function modelAccessPlugin(): KongPluginHandler<ModelAccessConfig> {
       if (typeof targets === 'string') return refuse(targets, grpcShaped);
 
       record(context, targets);
+      if (config.authorization === 'token-claim') {
+        const permissions = claimedPermissions(claims, config.permission_claim);
+        if (!permissions) return refuse('noPermissions', grpcShaped);
+        for (const target of targets) {
+          const permission = config.permission_format.replaceAll('{name}', target.model as string);
+          if (!permissions.has(permission)) return refuse('modelForbidden', grpcShaped);
+        }
+        return undefined;
+      }
       const granted =
         consumer.username !== null && Object.hasOwn(config.grants, consumer.username)
           ? new Set(config.grants[consumer.username])

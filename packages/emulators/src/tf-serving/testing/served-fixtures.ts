@@ -58,8 +58,8 @@ export async function serveFixtures(
   policy: Policy = DEFAULT_POLICY,
 ): Promise<ServedFixtures> {
   const repo = await modelRepository(
-    policy.models.flatMap((model) =>
-      model.versions.map((version) => ({ name: model.name, graph: model.graph, version })),
+    policy.models.flatMap(({ name, source, versions }) =>
+      source.kind === 'fixture' ? versions.map((version) => ({ name, graph: source.fixture, version })) : [],
     ),
   );
   const logLines: string[] = [];
