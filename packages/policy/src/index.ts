@@ -7,6 +7,15 @@ import { parseSecrets } from './identity/secrets.js';
 import { parsePolicy } from './policy.js';
 
 export {
+  type CompiledFile,
+  type CompiledPolicy,
+  type CompileManifest,
+  type CompileOptions,
+  compilePolicy,
+  writeCompiledFiles,
+  writeCompiledPolicy,
+} from './compile.js';
+export {
   DEFAULT_POLICY_FILE,
   DEFAULT_POLICY_INPUT,
   DEFAULT_SECRETS_FILE,
@@ -107,6 +116,11 @@ export {
   type VersionPolicy,
 } from './policy.js';
 export { PolicyError, type PolicyIssue } from './policy-error.js';
+export {
+  POLICY_JSON_SCHEMA_FILE,
+  policyJsonSchema,
+  policyJsonSchemaText,
+} from './policy-json-schema.js';
 export { PRODUCT_VERSIONS } from './product-versions.js';
 export { tensorflowPython } from './tensorflow-python.js';
 

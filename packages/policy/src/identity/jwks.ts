@@ -58,7 +58,7 @@ export function verificationKeys(document: unknown, at: string): VerificationKey
     if (!algorithms.includes(algorithm)) {
       issues.push({
         path: `${at}.keys[${index}]`,
-        message: `alg ${algorithm} does not fit a ${kind} key (expected one of ${algorithms.join(', ')})`,
+        message: `alg ${algorithm} does not fit the ${kind} key (expected one of ${algorithms.join(', ')})`,
         value: kid,
       });
       return;
