@@ -122,6 +122,11 @@ export {
   policyJsonSchemaText,
 } from './policy-json-schema.js';
 export { PRODUCT_VERSIONS } from './product-versions.js';
+export {
+  TF_SERVING_METRICS_PATH,
+  tfServingModelConfig,
+  tfServingMonitoringConfig,
+} from './serving/tf-serving-config.js';
 export { tensorflowPython } from './tensorflow-python.js';
 
 /** The default policy, validated and resolved. */

@@ -1,0 +1,75 @@
+import { open } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// The gateway's audit log (Kong file-log: one JSON object per line), followed as it grows and shown one compact
+// line per request: time, consumer, model, requested version, status, latency. The authorization header is
+// never in these lines (Kong writes it REDACTED anyway).
+
+/** What a file-log line says about one request, as far as the dev view shows it. */
+export interface AuditLine {
+  time: string;
+  consumer: string;
+  model: string;
+  version: string;
+  status: number;
+  latencyMs: number;
+  route: string;
+}
+
+export function auditLineOf(record: Record<string, unknown>): AuditLine {
+  const consumer = (record.consumer as { username?: string } | undefined)?.username;
+  const response = record.response as { status?: number } | undefined;
+  const latencies = record.latencies as { request?: number } | undefined;
+  const route = (record.route as { name?: string } | undefined)?.name;
+  return {
+    time: new Date(typeof record.started_at === 'number' ? record.started_at : Date.now())
+      .toISOString()
+      .slice(11, 23),
+    consumer: consumer ?? '-',
+    model: typeof record.model === 'string' ? record.model : '-',
+    version: typeof record.model_version === 'string' ? record.model_version : '-',
+    status: response?.status ?? 0,
+    latencyMs: latencies?.request ?? -1,
+    route: route ?? '(no route)',
+  };
+}
+
+export function formatAuditLine(line: AuditLine): string {
+  return `${line.time}  ${line.consumer.padEnd(16)} ${line.model.padEnd(14)} ${line.version.padEnd(8)} ${String(line.status).padEnd(4)} ${String(line.latencyMs).padStart(5)} ms  ${line.route}`;
+}
+
+/** Follows `file` from its current end, calling `onLine` per complete JSON line, until the signal aborts. */
+export async function followAuditLog(
+  file: string,
+  onLine: (line: AuditLine) => void,
+  signal: AbortSignal,
+  pollMs = 200,
+): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    let position = (await handle.stat()).size;
+    let partial = '';
+    while (!signal.aborted) {
+      const { size } = await handle.stat();
+      if (size < position) position = 0; // rotated or truncated: start over
+      if (size > position) {
+        const buffer = Buffer.alloc(size - position);
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
+        position += bytesRead;
+        const lines = (partial + buffer.subarray(0, bytesRead).toString('utf8')).split('\n');
+        partial = lines.pop() ?? '';
+        for (const text of lines) {
+          if (!text.trim()) continue;
+          try {
+            onLine(auditLineOf(JSON.parse(text) as Record<string, unknown>));
+          } catch {
+            // a line that is not JSON is not an audit record: nothing to show
+          }
+        }
+      }
+      await sleep(pollMs, undefined, { signal }).catch(() => undefined);
+    }
+  } finally {
+    await handle.close();
+  }
+}

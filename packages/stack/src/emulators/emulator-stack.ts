@@ -1,0 +1,260 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SECRETS,
+  issuerUrl,
+  type Policy,
+  type SecretsFile,
+  servedVersions,
+  TF_SERVING_METRICS_PATH,
+} from '@modelgate/policy';
+import { freePort } from '../process/free-port.js';
+import { ManagedProcess } from '../process/managed-process.js';
+import { httpCheck, waitUntilReady } from '../process/readiness.js';
+import type { RunningStack, StackProgress } from '../running-stack.js';
+import { STACK_VERSION, type StackDescription } from '../stack-description.js';
+import { localModelBasePath, realmPath, stackClients, stackModels, writeStackFiles } from '../stack-files.js';
+import { StackStartError } from '../stack-start-error.js';
+
+// The emulators provider: Kong, Keycloak and TF Serving stand-ins (@modelgate/emulators) as local processes on
+// free loopback ports, configured from the same compiled policy the containers get. No engine needed.
+
+/** The bootstrap admin the stack's Keycloak is started with (local, test-only). */
+export const STACK_KEYCLOAK_ADMIN = { username: 'modelgate-admin', password: 'modelgate-admin' } as const;
+
+export type ServiceName = 'keycloak' | 'tf-serving' | 'kong';
+
+export interface EmulatorStackOptions {
+  policy?: Policy;
+  /** A keycloak issuer's secrets; default: the default policy's test-only ones. */
+  secrets?: SecretsFile;
+  /** Where the stack's files go; default: a new temporary folder, removed at stop. */
+  workDir?: string;
+  /** Each service's progress: starting, ready (with its time), failed. */
+  onProgress?: (event: StackProgress) => void;
+  /** Each line a service logs. */
+  onLog?: (service: ServiceName, line: string) => void;
+  /** How long each service may take to be ready. */
+  readyTimeoutMs?: number;
+  signal?: AbortSignal;
+  /** Extra environment for the service processes (e.g. MODELGATE_TFJS_BACKEND). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The emulators' CLIs, from @modelgate/emulators' package.json `bin`. */
+function emulatorBins(): Record<'tfServing' | 'keycloak' | 'kong', string> {
+  const require = createRequire(import.meta.url);
+  const manifest = require.resolve('@modelgate/emulators/package.json');
+  const { bin } = require('@modelgate/emulators/package.json') as { bin: Record<string, string> };
+  const at = (name: string) => join(dirname(manifest), bin[name] as string);
+  return {
+    tfServing: at('tensorflow_model_server'),
+    keycloak: at('keycloak-emulator'),
+    kong: at('modelgate-kong-emulator'),
+  };
+}
+
+interface Ports {
+  proxy: number;
+  grpc: number;
+  admin: number;
+  status: number;
+  keycloak: number;
+  keycloakManagement: number;
+  tfGrpc: number;
+  tfRest: number;
+}
+
+async function allocatePorts(): Promise<Ports> {
+  const names = [
+    'proxy',
+    'grpc',
+    'admin',
+    'status',
+    'keycloak',
+    'keycloakManagement',
+    'tfGrpc',
+    'tfRest',
+  ] as const;
+  const ports = {} as Ports;
+  const taken = new Set<number>();
+  for (const name of names) {
+    let port = await freePort();
+    while (taken.has(port)) port = await freePort();
+    taken.add(port);
+    ports[name] = port;
+  }
+  return ports;
+}
+
+/** Every served version of every model reports AVAILABLE over TF Serving's REST status API. */
+function modelsAvailable(policy: Policy, restUrl: string): () => Promise<true | string> {
+  return async () => {
+    for (const model of policy.models) {
+      const response = await fetch(`${restUrl}/v1/models/${model.name}`, {
+        signal: AbortSignal.timeout(2000),
+      });
+      const body = (await response.json()) as { model_version_status?: { version: string; state: string }[] };
+      const available = new Set(
+        (body.model_version_status ?? [])
+          .filter((status) => status.state === 'AVAILABLE')
+          .map((s) => s.version),
+      );
+      const missing = servedVersions(model).filter((version) => !available.has(String(version)));
+      if (missing.length > 0) return `${model.name} versions ${missing.join(', ')} not AVAILABLE yet`;
+    }
+    return true;
+  };
+}
+
+/** Starts the three emulators for the policy and returns the stack description once all are ready. */
+export async function startEmulatorStack(options: EmulatorStackOptions = {}): Promise<RunningStack> {
+  const policy = options.policy ?? DEFAULT_POLICY;
+  const secrets = options.secrets ?? (options.policy ? undefined : DEFAULT_SECRETS);
+  if (policy.issuer.kind !== 'keycloak') {
+    throw new Error(
+      `the emulators provider runs the issuer itself: a policy with an ${policy.issuer.kind} issuer needs the remote provider`,
+    );
+  }
+  if (!secrets) throw new Error('a keycloak issuer needs its secrets file to start a stack');
+  const ownDir = options.workDir === undefined;
+  const dir = options.workDir ?? (await mkdtemp(join(tmpdir(), 'modelgate-stack-')));
+  const ports = await allocatePorts();
+  const host = '127.0.0.1';
+  const auditLogPath = join(dir, 'logs', 'audit.log');
+  await mkdir(dirname(auditLogPath), { recursive: true });
+  await writeFile(auditLogPath, '', { flag: 'a' });
+  const files = await writeStackFiles(policy, secrets, join(dir, 'files'), {
+    modelBasePath: (model, written) => localModelBasePath(policy, model, written),
+    upstream: { host, restPort: ports.tfRest, grpcPort: ports.tfGrpc },
+    auditLogPath,
+  });
+  const bins = emulatorBins();
+  const env = { ...process.env, ...options.env };
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  const processes: ManagedProcess[] = [];
+  const spawnService = (name: ServiceName, script: string, args: string[], serviceEnv: NodeJS.ProcessEnv) => {
+    const child = new ManagedProcess({
+      name,
+      command: process.execPath,
+      args: [script, ...args],
+      env: serviceEnv,
+      ...(options.onLog ? { onLine: (line: string) => options.onLog?.(name, line) } : {}),
+    });
+    processes.push(child);
+    return child;
+  };
+  const stopAll = async () => {
+    await Promise.all(processes.map((child) => child.stop()));
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+  };
+
+  const started = performance.now();
+  const service = async (name: ServiceName, child: ManagedProcess, ready: () => Promise<true | string>) => {
+    options.onProgress?.({ service: name, state: 'starting', elapsedMs: 0 });
+    try {
+      await Promise.race([
+        waitUntilReady(name, ready, {
+          timeoutMs: readyTimeoutMs,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+        child.failedExit(),
+      ]);
+    } catch (error) {
+      options.onProgress?.({ service: name, state: 'failed', elapsedMs: performance.now() - started });
+      throw new StackStartError(name, error, child.tail());
+    }
+    options.onProgress?.({ service: name, state: 'ready', elapsedMs: performance.now() - started });
+  };
+
+  const keycloak = spawnService(
+    'keycloak',
+    bins.keycloak,
+    [
+      'start-dev',
+      `--http-host=${host}`,
+      `--http-port=${ports.keycloak}`,
+      `--http-management-port=${ports.keycloakManagement}`,
+      '--import-realm',
+      `--import-dir=${files.realmImportDir}`,
+    ],
+    {
+      ...env,
+      KC_BOOTSTRAP_ADMIN_USERNAME: STACK_KEYCLOAK_ADMIN.username,
+      KC_BOOTSTRAP_ADMIN_PASSWORD: STACK_KEYCLOAK_ADMIN.password,
+    },
+  );
+  const tfServing = spawnService(
+    'tf-serving',
+    bins.tfServing,
+    [
+      `--port=${ports.tfGrpc}`,
+      `--rest_api_port=${ports.tfRest}`,
+      `--model_config_file=${files.modelConfigFile}`,
+      `--monitoring_config_file=${files.monitoringConfigFile}`,
+    ],
+    env,
+  );
+  const kong = spawnService('kong', bins.kong, ['docker-start'], {
+    ...env,
+    KONG_DATABASE: 'off',
+    KONG_DECLARATIVE_CONFIG: files.kongConfigFile,
+    KONG_PROXY_LISTEN: `${host}:${ports.proxy}, ${host}:${ports.grpc} http2`,
+    KONG_ADMIN_LISTEN: `${host}:${ports.admin}`,
+    KONG_STATUS_LISTEN: `${host}:${ports.status}`,
+    KONG_PLUGINS: 'bundled,modelgate-model-access',
+  });
+  const tfRest = `http://${host}:${ports.tfRest}`;
+  const keycloakUrl = `http://${host}:${ports.keycloak}`;
+  try {
+    // All three at once: Kong connects to its upstreams per request, so it need not wait for TF Serving.
+    await Promise.all([
+      service('keycloak', keycloak, httpCheck(`http://${host}:${ports.keycloakManagement}/health/ready`)),
+      service('tf-serving', tfServing, modelsAvailable(policy, tfRest)),
+      service('kong', kong, httpCheck(`http://${host}:${ports.status}/status/ready`)),
+    ]);
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+
+  const realm = realmPath(policy);
+  const description: StackDescription = {
+    stackVersion: STACK_VERSION,
+    provider: 'emulators',
+    startedAt: new Date().toISOString(),
+    gateway: {
+      http: `http://${host}:${ports.proxy}`,
+      grpc: `${host}:${ports.grpc}`,
+      admin: `http://${host}:${ports.admin}`,
+      status: `http://${host}:${ports.status}`,
+    },
+    issuer: {
+      issuer: issuerUrl(policy),
+      tokenUrl: `${keycloakUrl}${realm}/protocol/openid-connect/token`,
+      jwksUrl: `${keycloakUrl}${realm}/protocol/openid-connect/certs`,
+      admin: { url: keycloakUrl, ...STACK_KEYCLOAK_ADMIN },
+    },
+    modelServer: {
+      grpc: `${host}:${ports.tfGrpc}`,
+      rest: tfRest,
+      metrics: `${tfRest}${TF_SERVING_METRICS_PATH}`,
+    },
+    clients: stackClients(policy, secrets),
+    models: stackModels(policy),
+    auditLog: { kind: 'file', path: auditLogPath },
+    gpu: { enabled: false, name: null },
+  };
+  let stopping: Promise<void> | undefined;
+  return {
+    description,
+    processes: processes.map((child) => ({ service: child.name, pid: child.pid ?? -1 })),
+    stop: () => {
+      stopping ??= stopAll();
+      return stopping;
+    },
+  };
+}
