@@ -1,4 +1,27 @@
 export {
+  type ContainerDefinitions,
+  type ContainerImages,
+  type ContainerStackOptions,
+  containerImages,
+  defineContainers,
+  NETWORK_ALIASES,
+  startContainerStack,
+  writeContainerStackFiles,
+} from './containers/container-stack.js';
+export {
+  KEYCLOAK_IMAGE,
+  KeycloakContainer,
+  StartedKeycloakContainer,
+} from './containers/keycloak-container.js';
+export { KONG_IMAGE, KongContainer, StartedKongContainer } from './containers/kong-container.js';
+export {
+  NVIDIA_DEVICE_REQUEST,
+  StartedTfServingContainer,
+  TF_SERVING_GPU_IMAGE,
+  TF_SERVING_IMAGE,
+  TfServingContainer,
+} from './containers/tf-serving-container.js';
+export {
   type EmulatorStackOptions,
   type ServiceName,
   STACK_KEYCLOAK_ADMIN,
@@ -21,6 +44,7 @@ export {
   type EngineEndpoint,
   engineAnswers,
   engineEndpoint,
+  engineHasNvidiaRuntime,
   type ProviderChoice,
   type ProviderName,
 } from './provider-selection.js';

@@ -3,7 +3,12 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chooseProvider, engineAnswers, engineEndpoint } from './provider-selection.js';
+import {
+  chooseProvider,
+  engineAnswers,
+  engineEndpoint,
+  engineHasNvidiaRuntime,
+} from './provider-selection.js';
 
 let dir: string;
 let engine: Server;
@@ -14,6 +19,15 @@ beforeAll(async () => {
   socketPath = join(dir, 'docker.sock');
   // What a Docker engine answers on GET /_ping: 200 "OK".
   engine = createServer((request, response) => {
+    if (request.url === '/info') {
+      response.writeHead(200, { 'content-type': 'application/json' });
+      response.end(
+        JSON.stringify({
+          Runtimes: { runc: { path: 'runc' }, nvidia: { path: 'nvidia-container-runtime' } },
+        }),
+      );
+      return;
+    }
     response.writeHead(request.url === '/_ping' ? 200 : 404, { 'content-type': 'text/plain' });
     response.end(request.url === '/_ping' ? 'OK' : 'page not found');
   });
@@ -37,6 +51,11 @@ describe('provider selection', () => {
   it('sees an engine that answers /_ping, and none where nothing listens', async () => {
     expect(await engineAnswers({ socketPath })).toBe(true);
     expect(await engineAnswers({ socketPath: join(dir, 'nothing.sock') })).toBe(false);
+  });
+
+  it("reads the engine's nvidia runtime from GET /info", async () => {
+    expect(await engineHasNvidiaRuntime({ socketPath })).toBe(true);
+    expect(await engineHasNvidiaRuntime({ socketPath: join(dir, 'nothing.sock') })).toBe(false);
   });
 
   it('picks containers where an engine answers, the emulators where none does, and what was asked for', () => {

@@ -33,6 +33,30 @@ export function engineAnswers(endpoint: EngineEndpoint, timeoutMs = 1500): Promi
   });
 }
 
+/** True when the engine's GET /info lists an `nvidia` runtime (the NVIDIA container toolkit). */
+export function engineHasNvidiaRuntime(endpoint: EngineEndpoint, timeoutMs = 3000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const call = request({ ...endpoint, path: '/info', method: 'GET', timeout: timeoutMs }, (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => {
+        body += chunk;
+      });
+      response.on('end', () => {
+        try {
+          const info = JSON.parse(body) as { Runtimes?: Record<string, unknown> };
+          resolve(Object.hasOwn(info.Runtimes ?? {}, 'nvidia'));
+        } catch {
+          resolve(false);
+        }
+      });
+    });
+    call.on('timeout', () => call.destroy());
+    call.on('error', () => resolve(false));
+    call.end();
+  });
+}
+
 export interface ProviderChoice {
   provider: ProviderName;
   /** Why, for the user. */

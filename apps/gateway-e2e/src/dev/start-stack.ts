@@ -12,6 +12,7 @@ import {
   decideGpu,
   engineAnswers,
   engineEndpoint,
+  engineHasNvidiaRuntime,
   type GpuDecision,
   type GpuMode,
   listNvidiaGpus,
@@ -21,6 +22,7 @@ import {
   remoteStack,
   type ServiceName,
   type StackProgress,
+  startContainerStack,
   startEmulatorStack,
 } from '@modelgate/stack';
 
@@ -67,23 +69,31 @@ export async function startStack(options: StartStackOptions): Promise<StartedSta
   const env = options.env ?? process.env;
   const endpoint = engineEndpoint(env);
   const requested = options.provider ?? (options.stackFile ? 'remote' : undefined);
-  let choice = chooseProvider(requested, requested ? false : await engineAnswers(endpoint), endpoint);
+  const choice = chooseProvider(requested, requested ? false : await engineAnswers(endpoint), endpoint);
   if (choice.provider === 'remote') {
     if (!options.stackFile) throw new ProviderUnavailableError('--provider remote needs --stack FILE');
     return { stack: await remoteStack(options.stackFile, env), choice, gpu: null };
   }
-  if (choice.provider === 'containers') {
-    if (requested === 'containers') {
-      throw new ProviderUnavailableError(
-        'the containers provider (Testcontainers modules for Kong, Keycloak and TF Serving) is not in this build yet; run with --provider emulators',
-      );
-    }
-    options.onNotice?.(
-      `${choice.reason}, but the containers provider is not in this build yet: using the emulators`,
-    );
-    choice = { provider: 'emulators', reason: 'containers provider not available yet' };
-  }
+  const { policy, secrets } = await policyAndSecrets(options);
   const gpuMode = options.gpu ?? 'auto';
+  if (choice.provider === 'containers') {
+    const gpus = gpuMode === 'off' ? [] : await listNvidiaGpus();
+    const gpu = decideGpu(gpuMode, gpus, gpuMode === 'off' ? false : await engineHasNvidiaRuntime(endpoint));
+    options.onNotice?.(gpu.reason);
+    const stack = await startContainerStack({
+      policy,
+      ...(secrets ? { secrets } : {}),
+      // every image can be replaced: a registry mirror, or locally built images (CI)
+      images: {
+        ...(env.MODELGATE_KONG_IMAGE ? { kong: env.MODELGATE_KONG_IMAGE } : {}),
+        ...(env.MODELGATE_KEYCLOAK_IMAGE ? { keycloak: env.MODELGATE_KEYCLOAK_IMAGE } : {}),
+        ...(env.MODELGATE_TF_SERVING_IMAGE ? { tfServing: env.MODELGATE_TF_SERVING_IMAGE } : {}),
+      },
+      gpu: { enabled: gpu.useGpu, name: gpu.gpus[0]?.name ?? null },
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
+    return { stack, choice, gpu };
+  }
   const gpu = decideGpu(gpuMode, gpuMode === 'off' ? [] : await listNvidiaGpus(), false);
   if (gpu.useGpu) {
     if (gpuMode === 'on') {
@@ -95,7 +105,6 @@ export async function startStack(options: StartStackOptions): Promise<StartedSta
       `${gpu.reason}; the emulators run on the CPU (the GPU image needs the containers provider)`,
     );
   }
-  const { policy, secrets } = await policyAndSecrets(options);
   const stack = await startEmulatorStack({
     policy,
     ...(secrets ? { secrets } : {}),
