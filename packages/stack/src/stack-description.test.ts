@@ -25,17 +25,21 @@ const sample: StackDescription = {
     grpc: '127.0.0.1:9080',
     admin: 'http://127.0.0.1:8001',
     status: null,
+    maxBodyBytes: 67108864,
   },
   issuer: {
     issuer: 'http://localhost:8080/realms/modelgate',
+    audience: 'modelgate-gateway',
+    clientClaim: 'azp',
+    maxTokenLifetimeSeconds: 360,
     tokenUrl: 'http://127.0.0.1:8080/realms/modelgate/protocol/openid-connect/token',
     jwksUrl: 'http://127.0.0.1:8080/realms/modelgate/protocol/openid-connect/certs',
     admin: null,
   },
   modelServer: { grpc: 'tf-serving:8500', rest: 'http://127.0.0.1:8501', metrics: null },
   clients: [
-    { id: 'ops-console', secret: SECRET, models: ['half_plus_two'] },
-    { id: 'batch-job', secret: null, models: [] },
+    { id: 'ops-console', secret: SECRET, models: ['half_plus_two'], limits: { second: 200 } },
+    { id: 'batch-job', secret: null, models: [], limits: { minute: 10 } },
   ],
   models: [
     {
@@ -49,6 +53,7 @@ const sample: StackDescription = {
         outputs: [{ alias: 'y', tensorName: 'y:0', dtype: 'DT_FLOAT', shape: [-1] }],
       },
       golden: true,
+      fixture: 'half_plus_two',
     },
   ],
   auditLog: { kind: 'file', path: '/tmp/audit.log' },

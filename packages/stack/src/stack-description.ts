@@ -39,12 +39,20 @@ export const STACK_DESCRIPTION_SCHEMA = z
         admin: httpUrl.nullable(),
         /** Kong's status API (/status/ready, /metrics). */
         status: httpUrl.nullable(),
+        /** Bodies larger than this are refused with 413 (request-size-limiting). */
+        maxBodyBytes: z.number().int().positive(),
       })
       .strict(),
     issuer: z
       .object({
         /** The exact `iss` of the tokens. */
         issuer: z.string().min(1),
+        /** The `aud` the gateway requires. */
+        audience: z.string().min(1),
+        /** The claim naming the client (Kong's jwt key_claim_name). */
+        clientClaim: z.string().min(1),
+        /** The longest token lifetime the gateway accepts (its maximum_expiration), in seconds. */
+        maxTokenLifetimeSeconds: z.number().int().positive(),
         /** Where clients mint tokens (client credentials). */
         tokenUrl: httpUrl,
         jwksUrl: httpUrl,
@@ -71,6 +79,15 @@ export const STACK_DESCRIPTION_SCHEMA = z
           /** null when it comes from elsewhere (MODELGATE_CLIENT_SECRET_<ID>, for a remote stack). */
           secret: z.string().min(1).nullable(),
           models: z.array(z.string()),
+          /** The gateway's rate limits for this client: requests per window. */
+          limits: z
+            .object({
+              second: z.number().int().positive().optional(),
+              minute: z.number().int().positive().optional(),
+              hour: z.number().int().positive().optional(),
+              day: z.number().int().positive().optional(),
+            })
+            .strict(),
         })
         .strict(),
     ),
@@ -91,6 +108,8 @@ export const STACK_DESCRIPTION_SCHEMA = z
             .strict(),
           /** A fixture model with golden outputs (@modelgate/fixtures); false for a team's own model. */
           golden: z.boolean(),
+          /** The fixture graph it serves (its golden outputs come from it), or null for a team's own model. */
+          fixture: z.string().nullable(),
         })
         .strict(),
     ),

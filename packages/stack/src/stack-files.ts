@@ -2,9 +2,13 @@ import { chmod, mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { modelFiles, signatureOf } from '@modelgate/fixtures';
 import {
+  clientClaim,
   clientSecret,
   compilePolicy,
+  issuerUrl,
   keycloakIssuer,
+  MAX_PAYLOAD_MEGABYTES,
+  maximumTokenLifetime,
   type Policy,
   type SecretsFile,
   servedVersions,
@@ -100,6 +104,7 @@ export function stackClients(policy: Policy, secrets: SecretsFile | undefined): 
     id: client.id,
     secret: policy.issuer.kind === 'keycloak' && secrets ? clientSecret(secrets, client.id) : null,
     models: [...client.models],
+    limits: { ...client.limits },
   }));
 }
 
@@ -111,8 +116,27 @@ export function stackModels(policy: Policy): StackModel[] {
     servedVersions: servedVersions(model),
     signature: signatureOf(policy, model.name),
     golden: model.source.kind === 'fixture',
+    fixture: model.source.kind === 'fixture' ? model.source.fixture : null,
   }));
 }
+
+/** What the stack description says of the issuer beyond its URLs. */
+export function issuerFacts(policy: Policy): {
+  issuer: string;
+  audience: string;
+  clientClaim: string;
+  maxTokenLifetimeSeconds: number;
+} {
+  return {
+    issuer: issuerUrl(policy),
+    audience: policy.issuer.audience,
+    clientClaim: clientClaim(policy),
+    maxTokenLifetimeSeconds: maximumTokenLifetime(policy),
+  };
+}
+
+/** Request-size-limiting's bound, in bytes. */
+export const GATEWAY_MAX_BODY_BYTES = MAX_PAYLOAD_MEGABYTES * 1024 * 1024;
 
 /** The realm path of a keycloak issuer's endpoints: `/realms/<realm>`. */
 export function realmPath(policy: Policy): string {

@@ -5,7 +5,6 @@ import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
   DEFAULT_UPSTREAM,
-  issuerUrl,
   keycloakIssuer,
   type Policy,
   type SecretsFile,
@@ -14,6 +13,8 @@ import { Network, type StartedNetwork } from 'testcontainers';
 import type { RunningStack, StackProgress } from '../running-stack.js';
 import { STACK_VERSION, type StackDescription } from '../stack-description.js';
 import {
+  GATEWAY_MAX_BODY_BYTES,
+  issuerFacts,
   localModelBasePath,
   type StackFiles,
   stackClients,
@@ -167,9 +168,10 @@ export async function startContainerStack(options: ContainerStackOptions = {}): 
         grpc: kong.getGrpcAddress(),
         admin: kong.getAdminUrl(),
         status: kong.getStatusUrl(),
+        maxBodyBytes: GATEWAY_MAX_BODY_BYTES,
       },
       issuer: {
-        issuer: issuerUrl(policy),
+        ...issuerFacts(policy),
         tokenUrl: keycloak.getTokenUrl(realm),
         jwksUrl: keycloak.getJwksUrl(realm),
         admin: { url: keycloak.getBaseUrl(), ...keycloak.getAdminCredentials() },

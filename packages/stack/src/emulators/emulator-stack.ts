@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
-  issuerUrl,
   type Policy,
   type SecretsFile,
   servedVersions,
@@ -16,7 +15,15 @@ import { ManagedProcess } from '../process/managed-process.js';
 import { httpCheck, waitUntilReady } from '../process/readiness.js';
 import type { RunningStack, StackProgress } from '../running-stack.js';
 import { STACK_VERSION, type StackDescription } from '../stack-description.js';
-import { localModelBasePath, realmPath, stackClients, stackModels, writeStackFiles } from '../stack-files.js';
+import {
+  GATEWAY_MAX_BODY_BYTES,
+  issuerFacts,
+  localModelBasePath,
+  realmPath,
+  stackClients,
+  stackModels,
+  writeStackFiles,
+} from '../stack-files.js';
 import { StackStartError } from '../stack-start-error.js';
 
 // The emulators provider: Kong, Keycloak and TF Serving stand-ins (@modelgate/emulators) as local processes on
@@ -231,9 +238,10 @@ export async function startEmulatorStack(options: EmulatorStackOptions = {}): Pr
       grpc: `${host}:${ports.grpc}`,
       admin: `http://${host}:${ports.admin}`,
       status: `http://${host}:${ports.status}`,
+      maxBodyBytes: GATEWAY_MAX_BODY_BYTES,
     },
     issuer: {
-      issuer: issuerUrl(policy),
+      ...issuerFacts(policy),
       tokenUrl: `${keycloakUrl}${realm}/protocol/openid-connect/token`,
       jwksUrl: `${keycloakUrl}${realm}/protocol/openid-connect/certs`,
       admin: { url: keycloakUrl, ...STACK_KEYCLOAK_ADMIN },

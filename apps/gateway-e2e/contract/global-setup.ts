@@ -1,0 +1,82 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SECRETS,
+  keycloakIssuer,
+  loadPolicy,
+  loadSecrets,
+  signingKey,
+} from '@modelgate/policy';
+import type { ProviderName, StackDescription } from '@modelgate/stack';
+import type { TestProject } from 'vitest/node';
+import { startStack } from '../src/dev/start-stack.js';
+import { writeAccessReport } from './support/access-report.js';
+
+// One stack for the whole contract suite, started once: MODELGATE_PROVIDER (emulators, containers, remote;
+// default: containers where an engine answers, else emulators), MODELGATE_STACK_FILE for remote,
+// MODELGATE_POLICY_FILE / MODELGATE_SECRETS_FILE for a policy of your own. The suite reads only the stack
+// description, and the issuer's signing key where the secrets are known (to forge tokens with bad claims).
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    stack: StackDescription;
+    /** PKCS#8 PEM of the key the issuer signs with, where known; null (e.g. a remote stack) skips forged-claim cases. */
+    signingKeyPem: string | null;
+    reportDir: string;
+  }
+}
+
+const PROVIDERS = ['emulators', 'containers', 'remote'] as const;
+
+function provider(env: NodeJS.ProcessEnv): ProviderName | undefined {
+  const value = env.MODELGATE_PROVIDER;
+  if (value === undefined || value === '') return undefined;
+  if (!(PROVIDERS as readonly string[]).includes(value)) {
+    throw new Error(`MODELGATE_PROVIDER=${value}: expected one of ${PROVIDERS.join(', ')}`);
+  }
+  return value as ProviderName;
+}
+
+async function signingKeyPem(env: NodeJS.ProcessEnv): Promise<string | null> {
+  const policy = env.MODELGATE_POLICY_FILE ? await loadPolicy(env.MODELGATE_POLICY_FILE) : DEFAULT_POLICY;
+  if (policy.issuer.kind !== 'keycloak') return null;
+  const secrets = env.MODELGATE_SECRETS_FILE
+    ? await loadSecrets(env.MODELGATE_SECRETS_FILE)
+    : env.MODELGATE_POLICY_FILE
+      ? undefined
+      : DEFAULT_SECRETS;
+  if (!secrets) return null;
+  const key = signingKey(secrets, keycloakIssuer(policy).keys.activeGeneration);
+  return key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const env = process.env;
+  const requested = provider(env);
+  const reportDir = fileURLToPath(new URL('../reports/', import.meta.url));
+  await rm(reportDir, { recursive: true, force: true });
+  await mkdir(`${reportDir}results`, { recursive: true });
+  const started = await startStack({
+    ...(requested ? { provider: requested } : {}),
+    ...(env.MODELGATE_STACK_FILE ? { stackFile: env.MODELGATE_STACK_FILE } : {}),
+    ...(env.MODELGATE_POLICY_FILE ? { policyFile: env.MODELGATE_POLICY_FILE } : {}),
+    ...(env.MODELGATE_SECRETS_FILE ? { secretsFile: env.MODELGATE_SECRETS_FILE } : {}),
+    gpu: 'off',
+    onNotice: (text) => process.stderr.write(`contract suite: ${text}\n`),
+  });
+  const { description } = started.stack;
+  process.stderr.write(
+    `contract suite: ${description.provider} stack (${started.choice.reason}), gateway ${description.gateway.http}\n`,
+  );
+  project.provide('stack', description);
+  project.provide('signingKeyPem', await signingKeyPem(env));
+  project.provide('reportDir', reportDir);
+  return async () => {
+    try {
+      await writeAccessReport(reportDir, description);
+    } finally {
+      await started.stack.stop();
+    }
+  };
+}
