@@ -1,6 +1,7 @@
 // Wire types: every message, enum and service generated from proto/ (see buf.gen.yaml).
 
 export { DEFAULT_CHANNEL_OPTIONS, MAX_MESSAGE_BYTES } from './channel-options.js';
+export { dataTypeString } from './data-type-names.js';
 export {
   bfloat16BitsToFloat32,
   float32ToBfloat16Bits,
@@ -57,6 +58,15 @@ export {
 export { GrpcError, type GrpcErrorOptions, grpcStatusName, toGrpcError } from './grpc-error.js';
 export { addUnaryService, serviceDefinition, type UnaryHandler, type UnaryHandlers } from './grpc-service.js';
 export {
+  type InputDtypes,
+  type PredictFormat,
+  type PredictJsonRequest,
+  type PredictJsonResponse,
+  readPredictJson,
+  readPredictResponseJson,
+  writePredictJson,
+} from './json-tensor.js';
+export {
   decodeRestError,
   decodeRestPredictRequest,
   decodeRestPredictResponse,
@@ -65,13 +75,20 @@ export {
   encodeRestPredictRequest,
   encodeRestPredictResponse,
   type JsonTensorValue,
-  jsonToTensor,
   type RestFormat,
   type RestPredictRequest,
   type RestPredictResponse,
   type RestSignature,
 } from './rest-codec.js';
 export { formatRestNumber, parseRestJson, stringifyRestJson } from './rest-json.js';
+export {
+  isBase64Object,
+  type JsonNode,
+  jsonTypeName,
+  member,
+  parseRestDocument,
+} from './rest-json-document.js';
+export { formatDecimal, jsonDebugString, PrettyJsonWriter, restErrorBody } from './rest-json-writer.js';
 export {
   type DataTypeInfo,
   dataTypeInfo,

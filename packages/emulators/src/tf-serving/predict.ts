@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import {
+  dataTypeString,
   decodeTensor,
   type ModelSpec,
   type PredictRequest,
@@ -10,7 +11,6 @@ import {
 import type { Batcher } from './batcher.js';
 import type { ServingMetrics } from './metrics.js';
 import type { ServableManager, VersionRequest } from './servable-manager.js';
-import { dataTypeString } from './tf-data-type-names.js';
 import { TfServingError } from './tf-serving-error.js';
 
 /** The signature a request runs when it names none (kDefaultServingSignatureDefKey). */

@@ -7,13 +7,14 @@ import {
   type ModelSpec,
   ModelSpecSchema,
   PredictRequestSchema,
+  readPredictJson,
+  restErrorBody,
+  writePredictJson,
 } from '@modelgate/proto';
 import type { ServingMetrics } from './metrics.js';
 import { modelMetadata, modelStatus, SIGNATURE_DEF_FIELD } from './model-info.js';
 import { DEFAULT_SIGNATURE_KEY, type Predictor, versionRequestOf } from './predict.js';
 import { modelMetadataJson, modelStatusJson } from './proto-json.js';
-import { restErrorBody } from './rest-json-writer.js';
-import { readPredictJson, writePredictJson } from './rest-predict-json.js';
 import type { ServableManager } from './servable-manager.js';
 import { asTfServingError, httpStatusOf, TfServingError } from './tf-serving-error.js';
 

@@ -1,4 +1,5 @@
-import { DataType, dataTypeInfo, type Tensor } from '@modelgate/proto';
+import { dataTypeString } from './data-type-names.js';
+import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
 import {
   isBase64Object,
   type JsonNode,
@@ -7,8 +8,8 @@ import {
   parseRestDocument,
 } from './rest-json-document.js';
 import { formatDecimal, jsonDebugString, PrettyJsonWriter } from './rest-json-writer.js';
-import { dataTypeString } from './tf-data-type-names.js';
-import { TfServingError } from './tf-serving-error.js';
+import { dataTypeInfo, type Tensor } from './tensor.js';
+import { TensorCodecError } from './tensor-codec-error.js';
 
 // TF Serving's `:predict` JSON (util/json_tensor.cc): reading `instances` (row) or `inputs` (columnar) into
 // tensors of the signature's dtypes, and writing `predictions` or `outputs`; with its acceptance rules and
@@ -26,14 +27,14 @@ export interface PredictJsonRequest {
 /** Input alias -> dtype of the signature a request names; throws the lookup's error (unknown model, ...). */
 export type InputDtypes = (signatureName: string) => ReadonlyMap<string, DataType>;
 
-const invalid = (message: string) => TfServingError.invalidArgument(message);
+const invalid = (message: string) => new TensorCodecError('BAD_JSON', message);
 
 /** `JSON Value: <value> <detail>`, json_tensor.cc's FormatError. */
-function formatError(node: JsonNode, detail: string): TfServingError {
+function formatError(node: JsonNode, detail: string): TensorCodecError {
   return invalid(`JSON Value: ${jsonDebugString(node)} ${detail}`);
 }
 
-function typeError(node: JsonNode, dtype: DataType): TfServingError {
+function typeError(node: JsonNode, dtype: DataType): TensorCodecError {
   return invalid(
     `JSON Value: ${jsonDebugString(node)} Type: ${jsonTypeName(node)} is not of expected type: ${dataTypeString(dtype)}`,
   );
@@ -107,7 +108,8 @@ function scalar(node: JsonNode, dtype: DataType): number | bigint | Uint8Array {
     case DataType.DT_UINT64:
       return integerIn(node, UINT64) ?? throwError(typeError(node, dtype));
     default:
-      throw TfServingError.unimplemented(
+      throw new TensorCodecError(
+        'UNSUPPORTED_DTYPE',
         `Conversion of JSON Value: ${jsonDebugString(node)} to type: ${dataTypeString(dtype)}`,
       );
   }
@@ -162,13 +164,17 @@ function readTensor(node: JsonNode, dtype: DataType): { shape: number[]; values:
 }
 
 const statusString = (error: unknown) =>
-  error instanceof TfServingError ? error.toStatusString() : String(error);
+  error instanceof TensorCodecError ? error.toStatusString() : String(error);
 
-function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<string, DataType>) {
+function fromInstances(
+  list: JsonNode & { kind: 'array' },
+  dtypes: ReadonlyMap<string, DataType>,
+  key = 'instances',
+) {
   const first = list.items[0] as JsonNode;
   if (first.kind !== 'object' && dtypes.size > 1) {
     throw invalid(
-      'instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map',
+      `${key} is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map`,
     );
   }
   const isNamed = (node: JsonNode) => node.kind === 'object' && !isBase64Object(node);
@@ -201,13 +207,13 @@ function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<s
           add(name, value);
         } catch (error) {
           throw invalid(
-            `Failed to process element: ${index} key: ${name} of 'instances' list. Error: ${statusString(error)}`,
+            `Failed to process element: ${index} key: ${name} of '${key}' list. Error: ${statusString(error)}`,
           );
         }
       }
       if ([...keys].sort().join() !== inputNames.join()) {
         throw invalid(
-          `Failed to process element: ${index} of 'instances' list. JSON object: ${jsonDebugString(item)} keys must be equal to: ${inputNames.join(',')}`,
+          `Failed to process element: ${index} of '${key}' list. JSON object: ${jsonDebugString(item)} keys must be equal to: ${inputNames.join(',')}`,
         );
       }
       return;
@@ -216,7 +222,7 @@ function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<s
     try {
       add(inputNames[0] as string, item);
     } catch (error) {
-      throw invalid(`Failed to process element: ${index} of 'instances' list. Error: ${statusString(error)}`);
+      throw invalid(`Failed to process element: ${index} of '${key}' list. Error: ${statusString(error)}`);
     }
   });
   const inputs: Record<string, Tensor> = {};
@@ -226,12 +232,16 @@ function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<s
   return inputs;
 }
 
-function fromColumns(value: JsonNode, dtypes: ReadonlyMap<string, DataType>): Record<string, Tensor> {
+function fromColumns(
+  value: JsonNode,
+  dtypes: ReadonlyMap<string, DataType>,
+  key = 'inputs',
+): Record<string, Tensor> {
   const names = [...dtypes.keys()].sort();
   if (value.kind !== 'object' || isBase64Object(value)) {
     if (dtypes.size > 1) {
       throw invalid(
-        'inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map',
+        `${key} is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map`,
       );
     }
     const name = names[0] as string;
@@ -242,7 +252,7 @@ function fromColumns(value: JsonNode, dtypes: ReadonlyMap<string, DataType>): Re
   const inputs: Record<string, Tensor> = {};
   for (const name of names) {
     const item = member(value, name);
-    if (!item) throw invalid(`Missing named input: ${name} in 'inputs' object.`);
+    if (!item) throw invalid(`Missing named input: ${name} in '${key}' object.`);
     const dtype = dtypes.get(name) as DataType;
     const { shape, values } = readTensor(item, dtype);
     inputs[name] = toTensor(dtype, shape, values);
@@ -280,6 +290,39 @@ export function readPredictJson(body: Uint8Array, inputDtypes: InputDtypes): Pre
   }
   if (inputs) return { format: 'columnar', signatureName, inputs: fromColumns(inputs, dtypes) };
   throw invalid("Missing 'inputs' or 'instances' key");
+}
+
+export interface PredictJsonResponse {
+  format: PredictFormat;
+  outputs: Record<string, Tensor>;
+}
+
+/**
+ * Reads a `:predict` answer (`predictions` or `outputs`) back into tensors of the given output dtypes, by the
+ * same rules the server reads requests with: exact 64-bit integers, range checks, base64 checks.
+ */
+export function readPredictResponseJson(
+  body: Uint8Array,
+  outputDtypes: ReadonlyMap<string, DataType>,
+): PredictJsonResponse {
+  const doc = parseRestDocument(body);
+  if (doc.kind !== 'object') throw formatError(doc, 'Is not object');
+  const error = member(doc, 'error');
+  if (error?.kind === 'string') throw invalid(`server answered an error: ${error.text}`);
+  const predictions = member(doc, 'predictions');
+  if (predictions) {
+    if (predictions.kind !== 'array') throw formatError(doc, "Expecting 'predictions' to be an list/array");
+    if (predictions.items.length === 0) return { format: 'row', outputs: emptyRows(outputDtypes) };
+    return { format: 'row', outputs: fromInstances(predictions, outputDtypes, 'predictions') };
+  }
+  const outputs = member(doc, 'outputs');
+  if (outputs) return { format: 'columnar', outputs: fromColumns(outputs, outputDtypes, 'outputs') };
+  throw invalid("Missing 'outputs' or 'predictions' key");
+}
+
+/** A batch of 0 rows: TF Serving writes `"predictions": []`, which says nothing of the inner dims. */
+function emptyRows(dtypes: ReadonlyMap<string, DataType>): Record<string, Tensor> {
+  return Object.fromEntries([...dtypes].map(([name, dtype]) => [name, toTensor(dtype, [0], [])]));
 }
 
 /** One element as TF Serving writes it (json_tensor.cc AddSingleValueAndAdvance). */

@@ -1,8 +1,9 @@
 import { status } from '@grpc/grpc-js';
-import { DataType, type Tensor } from '@modelgate/proto';
 import { describe, expect, it } from 'vitest';
+import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
+import { readPredictJson, writePredictJson } from './json-tensor.js';
 import { formatDecimal, formatG, restErrorBody } from './rest-json-writer.js';
-import { readPredictJson, writePredictJson } from './rest-predict-json.js';
+import type { Tensor } from './tensor.js';
 
 const utf8 = new TextEncoder();
 const X_FLOAT = new Map([['x', DataType.DT_FLOAT]]);
@@ -150,14 +151,14 @@ describe('reading :predict bodies', () => {
     ['{"inputs": []}', 'Failed to get input map for signature: DEFAULT', new Map()],
   ])('refuses %s with INVALID_ARGUMENT', (body, message, inputs) => {
     expect(() => read(body, inputs)).toThrow(
-      expect.objectContaining({ code: status.INVALID_ARGUMENT, message }),
+      expect.objectContaining({ grpcCode: status.INVALID_ARGUMENT, message }),
     );
   });
 
   it('refuses dtypes TF Serving has no JSON conversion for with UNIMPLEMENTED', () => {
     expect(() => read('{"inputs": [1.0]}', new Map([['x', DataType.DT_HALF]]))).toThrow(
       expect.objectContaining({
-        code: status.UNIMPLEMENTED,
+        grpcCode: status.UNIMPLEMENTED,
         message: 'Conversion of JSON Value: 1.0 to type: half',
       }),
     );
