@@ -100,6 +100,7 @@ export {
   type TensorValuesByType,
 } from './tensor.js';
 export {
+  DEFAULT_MAX_TENSOR_ELEMENTS,
   type DecodeTensorOptions,
   decodeShape,
   decodeTensor,
