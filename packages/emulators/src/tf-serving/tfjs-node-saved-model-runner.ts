@@ -37,6 +37,83 @@ function outputsByAlias(
   return result as Record<string, tfCore.Tensor>;
 }
 
+/**
+ * tfjs-node 4.22's TFSavedModel internals (dist/saved_model.js, nodejs_kernel_backend.js), used to feed int64
+ * inputs whole: its `predict` takes them through tfjs's int32 and so refuses or changes anything wider, while
+ * its binding takes an int64 tensor as an Int32Array of little-endian halves.
+ */
+interface TfjsNodeSession {
+  sessionId: number;
+  signature: { inputs: Record<string, { name: string; tfDtype: string }> };
+  outputNodeNames: Record<string, string>;
+  backend: {
+    binding: {
+      TF_INT64: number;
+      TF_UINT8: number;
+      createTensor(shape: number[], dtype: number, values: Int32Array | Uint8Array): number;
+      deleteTensor(id: number): void;
+      runSavedModel(session: number, inputs: number[], inputNames: string, outputNames: string): unknown[];
+    };
+    getInputTensorIds(tensors: tfCore.Tensor[]): number[];
+    createOutputTensor(metadata: unknown): tfCore.Tensor;
+  };
+}
+
+function sessionOf(model: TfjsNodeSavedModel): TfjsNodeSession | undefined {
+  const session = model as unknown as Partial<TfjsNodeSession>;
+  const binding = session.backend?.binding;
+  if (typeof session.sessionId !== 'number' || !session.signature || !session.outputNodeNames)
+    return undefined;
+  if (typeof binding?.runSavedModel !== 'function' || typeof binding.createTensor !== 'function')
+    return undefined;
+  return session as TfjsNodeSession;
+}
+
+/** Runs the session as TFSavedModel.predict does, but with int64 inputs fed as int64. */
+function runWithInt64(
+  tf: TfjsCore,
+  session: TfjsNodeSession,
+  inputs: Readonly<Record<string, Tensor>>,
+): Record<string, tfCore.Tensor> {
+  const { binding } = session.backend;
+  const aliases = Object.keys(session.signature.inputs);
+  const created: number[] = [];
+  const converted: tfCore.Tensor[] = [];
+  try {
+    const ids = aliases.map((alias) => {
+      const tensor = inputs[alias];
+      if (!tensor) throw TfServingError.internal(`no value for input ${alias}`);
+      if (tensor.dtype === DataType.DT_INT64) {
+        const halves = new Int32Array(BigInt64Array.from(tensor.values).buffer);
+        const id = binding.createTensor(tensor.shape, binding.TF_INT64, halves);
+        created.push(id);
+        return id;
+      }
+      const value = toTfTensor(tensor, alias);
+      converted.push(value);
+      if (session.signature.inputs[alias]?.tfDtype === 'DT_UINT8') {
+        const id = binding.createTensor(tensor.shape, binding.TF_UINT8, Uint8Array.from(value.dataSync()));
+        created.push(id);
+        return id;
+      }
+      return session.backend.getInputTensorIds([value])[0] as number;
+    });
+    const outputAliases = Object.keys(session.outputNodeNames);
+    const metadata = binding.runSavedModel(
+      session.sessionId,
+      ids,
+      aliases.map((alias) => session.signature.inputs[alias]?.name).join(','),
+      outputAliases.map((alias) => session.outputNodeNames[alias]).join(','),
+    );
+    return Object.fromEntries(
+      outputAliases.map((alias, i) => [alias, session.backend.createOutputTensor(metadata[i])]),
+    );
+  } finally {
+    for (const id of created) binding.deleteTensor(id);
+    tf.dispose(converted);
+  }
+}
+
 class TfjsNodeServable implements LoadedServable {
   constructor(
     private readonly tf: TfjsCore,
@@ -54,12 +131,19 @@ class TfjsNodeServable implements LoadedServable {
     if (!model || !signature) {
       throw TfServingError.failedPrecondition(`Serving signature key "${signatureKey}" not found.`);
     }
-    const feeds = Object.fromEntries(
-      Object.entries(inputs).map(([alias, tensor]) => [alias, toTfTensor(tensor, alias)]),
-    );
+    const session = Object.values(inputs).some((tensor) => tensor.dtype === DataType.DT_INT64)
+      ? sessionOf(model)
+      : undefined;
+    const feeds = session
+      ? {}
+      : Object.fromEntries(
+          Object.entries(inputs).map(([alias, tensor]) => [alias, toTfTensor(tensor, alias)]),
+        );
     let outputs: Record<string, tfCore.Tensor> = {};
     try {
-      outputs = outputsByAlias(model.predict(feeds), signature);
+      outputs = session
+        ? runWithInt64(this.tf, session, inputs)
+        : outputsByAlias(model.predict(feeds), signature);
       return Object.fromEntries(
         outputAliases.map((alias) => {
           const output = outputs[alias];
@@ -81,6 +165,35 @@ class TfjsNodeServable implements LoadedServable {
   }
 }
 
+/** The dtypes tfjs-node 4.22's binding can feed and fetch (saved_model.ts mapTFDtypeToJSDtype). */
+const TFJS_NODE_DTYPES: ReadonlySet<DataType> = new Set([
+  DataType.DT_FLOAT,
+  DataType.DT_INT32,
+  DataType.DT_INT64,
+  DataType.DT_UINT8,
+  DataType.DT_BOOL,
+  DataType.DT_STRING,
+]);
+
+/** A signature tensor tfjs-node cannot carry is refused at start, never on each request. */
+function refuseUnsupportedDtypes(
+  exportDir: string,
+  signatures: Readonly<Record<string, SignatureDef>>,
+): void {
+  for (const [key, signature] of Object.entries(signatures)) {
+    const tensors = [
+      ...Object.entries(signature.inputs).map(([alias, info]) => ['input', alias, info] as const),
+      ...Object.entries(signature.outputs).map(([alias, info]) => ['output', alias, info] as const),
+    ];
+    for (const [kind, alias, info] of tensors) {
+      if (denseTensorName(info) === undefined || TFJS_NODE_DTYPES.has(info.dtype)) continue;
+      throw TfServingError.unimplemented(
+        `The SavedModel at ${exportDir} cannot run on tfjs-node: ${kind} ${alias} of signature ${key} is ${DataType[info.dtype]}, which tfjs-node's binding cannot carry`,
+      );
+    }
+  }
+}
+
 /**
  * Runs SavedModels through tfjs-node (TensorFlow's C library): the seam for the native backend. Loads one
  * tfjs-node model per runnable signature (tfjs-node binds a signature at load time and shares the session).
@@ -99,6 +212,7 @@ export class TfjsNodeSavedModelRunner implements ModelRunner {
 
   async load(source: ServableSource): Promise<LoadedServable> {
     const { exportDir, metaGraph, tags } = source;
+    refuseUnsupportedDtypes(exportDir, metaGraph.signatureDef);
     const models = new Map<string, TfjsNodeSavedModel>();
     try {
       for (const [key, signature] of Object.entries(metaGraph.signatureDef)) {
