@@ -89,7 +89,7 @@ async function main() {
   const ports = new Map<string, number>();
   for (const graph of MODELS) {
     const emulator = new TfServingEmulator({
-      port: 0,
+      pickFreeGrpcPort: true,
       modelName: graph,
       modelBasePath: join(root, graph),
       runner,

@@ -250,7 +250,6 @@ describe('Predict refusals (products.md 3c)', () => {
     ['classify', () => predictions.classify({ modelSpec: { name: 'classifier' } }), 'Classify'],
     ['regress', () => predictions.regress({ modelSpec: { name: 'classifier' } }), 'Regress'],
     ['multiInference', () => predictions.multiInference({}), 'MultiInference'],
-    ['handleReloadConfigRequest', () => models.handleReloadConfigRequest({}), 'HandleReloadConfigRequest'],
   ] as const)('answers %s with UNIMPLEMENTED', async (_name, call, method) => {
     const error = await failure(call());
     expect({ code: error.code, details: error.details }).toEqual({

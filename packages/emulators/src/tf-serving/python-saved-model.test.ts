@@ -29,8 +29,8 @@ describe('SavedModels exported by Python TensorFlow', () => {
 
   it('keep every signature in their metadata, __saved_model_init_op included', async () => {
     const emulator = new TfServingEmulator({
-      port: 0,
-      restApiPort: 0,
+      pickFreeGrpcPort: true,
+      pickFreeRestPort: true,
       modelConfig: corpusConfig(corpus().dir, ['tf_module_dense']),
       runner: runner(),
       log: () => {},
@@ -62,7 +62,7 @@ describe('SavedModels exported by Python TensorFlow', () => {
       await cp(join(corpus().dir, 'tf_module_dense'), join(copy, 'tf_module_dense'), { recursive: true });
       await rm(join(copy, 'tf_module_dense', '1', 'variables'), { recursive: true });
       const emulator = new TfServingEmulator({
-        port: 0,
+        pickFreeGrpcPort: true,
         modelConfig: corpusConfig(copy, ['tf_module_dense']),
         runner: runner(),
         log: () => {},

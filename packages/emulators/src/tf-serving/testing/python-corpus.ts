@@ -248,7 +248,7 @@ export function describeCorpus(
     const refusedNames = CORPUS_MODELS.filter((name) => refused[name] !== undefined);
     it.each(refusedNames)('refuses %s at start with UNIMPLEMENTED naming the op', async (name) => {
       const emulator = new TfServingEmulator({
-        port: 0,
+        pickFreeGrpcPort: true,
         modelConfig: corpusConfig(corpus.dir, [name]),
         runner,
         log: () => {},
@@ -270,8 +270,8 @@ export function describeCorpus(
         const model = corpus.models[name];
         if (!model) throw new Error(`expected.json has no ${name}`);
         const emulator = new TfServingEmulator({
-          port: 0,
-          restApiPort: 0,
+          pickFreeGrpcPort: true,
+          pickFreeRestPort: true,
           modelConfig: corpusConfig(corpus.dir, [name]),
           runner,
           log: () => {},
@@ -312,8 +312,8 @@ export function describeCorpus(
       const model = corpus.models[name];
       if (!model) throw new Error(`expected.json has no ${name}`);
       const emulator = new TfServingEmulator({
-        port: 0,
-        restApiPort: 0,
+        pickFreeGrpcPort: true,
+        pickFreeRestPort: true,
         modelConfig: corpusConfig(corpus.dir, [name]),
         runner,
         log: () => {},
