@@ -88,7 +88,13 @@ export {
   member,
   parseRestDocument,
 } from './rest-json-document.js';
-export { formatDecimal, jsonDebugString, PrettyJsonWriter, restErrorBody } from './rest-json-writer.js';
+export {
+  formatDecimal,
+  formatG,
+  jsonDebugString,
+  PrettyJsonWriter,
+  restErrorBody,
+} from './rest-json-writer.js';
 export {
   type DataTypeInfo,
   dataTypeInfo,

@@ -327,12 +327,13 @@ describe('Prometheus metrics (monitoring on)', () => {
     );
     expect(result.text).toContain('# TYPE :tensorflow:serving:request_latency histogram');
     expect(result.text).toMatch(
-      /^:tensorflow:serving:request_latency_bucket\{le="10",model_name="half_plus_two",API="predict",entrypoint="REST"\} \d+$/m,
+      /^:tensorflow:serving:request_latency_bucket\{model_name="half_plus_two",API="predict",entrypoint="REST",le="10"\} \d+$/m,
     );
     expect(result.text).toMatch(
       /^:tensorflow:serving:runtime_latency_count\{model_name="half_plus_two",API="Predict",runtime="TF1"\} [1-9]/m,
     );
     expect(result.text).toContain('le="18"');
     expect(result.text).toContain('le="32.4"');
+    expect(result.text).not.toContain('# HELP');
   });
 });
