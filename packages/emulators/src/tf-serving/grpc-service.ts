@@ -33,6 +33,13 @@ export interface GrpcServiceOptions {
 
 const MODEL_SERVICE = 'tensorflow_serving/model_servers/model_service_impl.cc';
 
+/** DeadlineToTimeoutMillis: what is left of the client's deadline; undefined when it set none. */
+function remainingMs(deadline: Date | number): number | undefined {
+  const at = deadline instanceof Date ? deadline.getTime() : deadline;
+  if (!Number.isFinite(at)) return undefined;
+  return Math.max(at - Date.now(), 1);
+}
+
 /**
  * ModelServiceImpl::HandleReloadConfigRequest: a ModelConfigList is applied (its entries logged), anything else
  * is INVALID_ARGUMENT; the answer carries the status, and each metric asked for with its increase (0 here:
@@ -119,9 +126,9 @@ export function addTfServingServices(server: Server, options: GrpcServiceOptions
   const { manager, predictor, metrics, tensorContent } = options;
   const form = tensorContent ? 'content' : 'repeated';
   addUnaryService(server, PredictionService, {
-    predict: (request) =>
+    predict: (request, call) =>
       counted(metrics, request.modelSpec?.name ?? '', 'Predict', async () => {
-        const outcome = await predictor.predict(request);
+        const outcome = await predictor.predict(request, { timeoutMs: remainingMs(call.getDeadline()) });
         return {
           modelSpec: {
             name: outcome.name,

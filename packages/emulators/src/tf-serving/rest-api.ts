@@ -46,6 +46,8 @@ export interface RestApiOptions {
   metricsPath: string | undefined;
   /** --rest_api_enable_cors_support */
   cors: boolean;
+  /** --rest_api_timeout_in_ms: each run's timeout; <= 0 none. */
+  timeoutMs?: number;
 }
 
 /** What a request named in its URL. */
@@ -229,7 +231,7 @@ export class RestApi {
         Object.entries(json.inputs).map(([alias, tensor]) => [alias, encodeTensor(tensor, { name: alias })]),
       ),
     });
-    const outcome = await predictor.predict(request);
+    const outcome = await predictor.predict(request, { timeoutMs: this.options.timeoutMs });
     return writePredictJson(outcome.outputs, json.format);
   }
 }

@@ -47,7 +47,12 @@ const FLAGS: ReadonlyArray<readonly [name: string, spec: FlagSpec]> = [
   ['rest_api_num_threads', { type: 'int32', display: 4 * CPUS, help: 'REST threads (emulator: ignored).' }],
   [
     'rest_api_timeout_in_ms',
-    { type: 'int32', display: 30000, help: 'REST call timeout (emulator: no run timeout).' },
+    {
+      type: 'int32',
+      display: 30000,
+      option: 'restApiTimeoutInMs',
+      help: 'Run timeout of REST calls (504 DEADLINE_EXCEEDED past it); <= 0: none.',
+    },
   ],
   [
     'rest_api_enable_cors_support',
@@ -203,6 +208,8 @@ export interface ServerOptions {
   /** REST port; 0 is REST off (the real default). */
   restApiPort: number;
   restApiEnableCorsSupport: boolean;
+  /** --rest_api_timeout_in_ms: the run timeout of REST calls; <= 0 none. */
+  restApiTimeoutInMs: number;
   enableBatching: boolean;
   batchingParametersFile: string;
   allowVersionLabelsForUnavailableModels: boolean;
@@ -226,6 +233,7 @@ export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   port: 8500,
   restApiPort: 0,
   restApiEnableCorsSupport: false,
+  restApiTimeoutInMs: 30_000,
   enableBatching: false,
   batchingParametersFile: '',
   allowVersionLabelsForUnavailableModels: false,

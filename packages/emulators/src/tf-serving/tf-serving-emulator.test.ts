@@ -13,6 +13,7 @@ import {
   DataType,
   decodeTensor,
   encodeTensor,
+  MonitoringConfigSchema,
   PredictionService,
   type Tensor,
 } from '@modelgate/proto';
@@ -142,6 +143,50 @@ describe('TfServingEmulator from code', () => {
       ).rejects.toMatchObject({ code: status.UNAVAILABLE });
     } finally {
       client.close();
+    }
+  });
+});
+
+describe('run timeouts', () => {
+  it('answers REST 504 DEADLINE_EXCEEDED past --rest_api_timeout_in_ms, as DirectSession times out', async () => {
+    const slow = countingRunner(runner, { delayMs: 400 });
+    const { instance } = emulator({ runner: slow, pickFreeRestPort: true, restApiTimeoutInMs: 50 });
+    const { restPort } = await instance.start();
+    try {
+      const response = await fetch(`http://127.0.0.1:${restPort}/v1/models/half_plus_two:predict`, {
+        method: 'POST',
+        body: '{"instances": [1]}',
+      });
+      expect({ status: response.status, body: await response.text() }).toEqual({
+        status: 504,
+        body: '{\n    "error": "Timed out waiting for notification"\n}',
+      });
+    } finally {
+      await instance.stop();
+    }
+  });
+
+  it('ends a gRPC run at the client deadline and counts it as DEADLINE_EXCEEDED', async () => {
+    const slow = countingRunner(runner, { delayMs: 400 });
+    const { instance } = emulator({
+      runner: slow,
+      pickFreeRestPort: true,
+      monitoringConfig: create(MonitoringConfigSchema, { prometheusConfig: { enable: true } }),
+    });
+    const { grpcPort, restPort } = await instance.start();
+    const client = createPromiseClient(PredictionService, `localhost:${grpcPort}`);
+    try {
+      await expect(
+        client.predict(predictRequest(DEFAULT_POLICY, { model: 'half_plus_two' }), { timeoutMs: 50 }),
+      ).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
+      const counted =
+        ':tensorflow:serving:request_count{model_name="half_plus_two",status="DEADLINE_EXCEEDED"} 1';
+      const page = () =>
+        fetch(`http://127.0.0.1:${restPort}/monitoring/prometheus/metrics`).then((r) => r.text());
+      while (!(await page()).includes(counted)) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      client.close();
+      await instance.stop();
     }
   });
 });

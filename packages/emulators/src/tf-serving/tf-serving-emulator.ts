@@ -304,6 +304,7 @@ export class TfServingEmulator {
       metrics,
       metricsPath: prometheus?.enable ? prometheus.path || DEFAULT_PROMETHEUS_PATH : undefined,
       cors: this.options.restApiEnableCorsSupport,
+      timeoutMs: this.options.restApiTimeoutInMs,
     });
     const server = createServer(api.listener);
     const host = this.init.host ?? '0.0.0.0';
