@@ -304,6 +304,17 @@ function withDefaultAttrs(node: NodeDef, opDef: OpDef | undefined): Record<strin
   return attr;
 }
 
+/**
+ * TensorFlow's session feeds a Placeholder whatever shape comes (the real server checks no input shape before
+ * running); tfjs-converter refuses a feed whose shape differs from the Placeholder's `shape` attr. Without the
+ * attr, tfjs runs the graph and its kernels answer as TensorFlow's would (an element-wise model takes any shape).
+ */
+function feedableAttrs(op: string, attr: Record<string, AttrValue>): Record<string, AttrValue> {
+  if (op !== 'Placeholder' || !('shape' in attr)) return attr;
+  const { shape: _shape, ...rest } = attr;
+  return rest;
+}
+
 export interface FreezeOptions {
   exportDir: string;
   saverDef: SaverDef | undefined;
@@ -359,7 +370,7 @@ export async function freezeGraph(graphDef: GraphDef, options: FreezeOptions): P
         name: node.name,
         op,
         device: node.device,
-        attr: withDefaultAttrs(node, opDefs.get(node.op)),
+        attr: feedableAttrs(op, withDefaultAttrs(node, opDefs.get(node.op))),
         input: node.input.filter((input) => !isControl(input)),
       }),
     );

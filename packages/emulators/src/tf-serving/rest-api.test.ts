@@ -110,6 +110,20 @@ describe('REST :predict', () => {
     },
   );
 
+  // The real server checks no input shape before running: TensorFlow feeds the Placeholder whatever comes.
+  it('runs an element-wise model on an input of another shape, as TensorFlow does', async () => {
+    const result = await post('/v1/models/half_plus_two:predict', '{"inputs": [[1.0, 2.0], [3.0, 4.0]]}');
+    expect({ status: result.status, body: parseRestJson(result.text) }).toEqual({
+      status: 200,
+      body: {
+        outputs: [
+          [2.5, 3],
+          [3.5, 4],
+        ],
+      },
+    });
+  });
+
   it('accepts integer JSON numbers for a float input, as json_tensor.cc does', async () => {
     const response = await post('/v1/models/classifier:predict', '{"instances": [[1, 2, 3, 4]]}');
     expect(response.status).toBe(200);
