@@ -23,6 +23,11 @@ The corpus (what users export; each model names the case it covers):
   int64_math              tf.Module computing in int64, with values past 2^53 and a small-valued twin
   string_lookup           tf.Module with a StaticHashTable (string -> int64), which needs the init op
   keras_lstm              Keras LSTM (a While loop in the graph)
+
+and, under "example_models" in expected.json, a model fed serialized tf.Examples the way Estimator exports were
+(TF1 SavedModelBuilder, ParseExample): example_classifier, whose `serving_default` is a classify signature
+(inputs -> classes, scores) and `regress` a regress signature (inputs -> outputs); expected.json keeps the
+examples' features, and the classes, scores and regression values TensorFlow computes for them.
 """
 
 import json
@@ -152,6 +157,42 @@ def keras_lstm(keras):
     )
 
 
+def export_example_classifier(path, features):
+    """A TF1 graph on serialized tf.Examples with classify and regress signatures; returns TF's answers."""
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        serialized = v1.placeholder(tf.string, [None], name="tf_example")
+        parsed = v1.io.parse_example(serialized, {"x": tf.io.FixedLenFeature([4], tf.float32)})
+        rng = np.random.default_rng(13)
+        kernel = tf.constant(rng.uniform(-1, 1, (4, 3)).astype(np.float32))
+        scores = tf.nn.softmax(tf.matmul(parsed["x"], kernel), name="scores")
+        classes = tf.tile(tf.constant([[b"cat", b"dog", b"bird"]]), [tf.shape(scores)[0], 1], name="classes")
+        value = tf.reduce_sum(parsed["x"], axis=1, keepdims=True, name="value")
+        utils = v1.saved_model.signature_def_utils
+        signatures = {
+            "serving_default": utils.classification_signature_def(serialized, classes, scores),
+            "regress": utils.regression_signature_def(serialized, value),
+        }
+        with v1.Session(graph=graph) as session:
+            builder = v1.saved_model.Builder(path)
+            builder.add_meta_graph_and_variables(session, ["serve"], signature_def_map=signatures)
+            builder.save()
+            examples = [
+                tf.train.Example(
+                    features=tf.train.Features(feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=row))})
+                ).SerializeToString()
+                for row in features
+            ]
+            got_classes, got_scores, got_value = session.run([classes, scores, value], {serialized: examples})
+    return {
+        "features": [list(map(float, row)) for row in features],
+        "classes": [[c.decode() for c in row] for row in got_classes.tolist()],
+        "scores": got_scores.tolist(),
+        "regression": got_value.ravel().tolist(),
+    }
+
+
 def uniform(seed, shape, dtype=np.float32):
     return np.random.default_rng(seed).uniform(-1, 1, shape).astype(dtype)
 
@@ -224,6 +265,10 @@ def main():
             "inputs": {alias: described(v, input_dtypes[alias]) for alias, v in inputs.items()},
             "outputs": {alias: described(v, output_dtypes[alias]) for alias, v in outputs.items()},
         }
+    features = uniform(14, (BATCH, 4))
+    expected["example_models"] = {
+        "example_classifier": export_example_classifier(os.path.join(out, "example_classifier", "1"), features)
+    }
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f, indent=2)
     print(json.dumps({"ok": True, "models": sorted(CORPUS), "tensorflow": tf.__version__}))

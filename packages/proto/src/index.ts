@@ -58,13 +58,17 @@ export {
 export { GrpcError, type GrpcErrorOptions, grpcStatusName, toGrpcError } from './grpc-error.js';
 export { addUnaryService, serviceDefinition, type UnaryHandler, type UnaryHandlers } from './grpc-service.js';
 export {
+  type ClassifyRegressJsonRequest,
   type InputDtypes,
   type PredictFormat,
   type PredictJsonRequest,
   type PredictJsonResponse,
+  readClassifyRegressJson,
   readPredictJson,
   readPredictResponseJson,
+  writeClassificationJson,
   writePredictJson,
+  writeRegressionJson,
 } from './json-tensor.js';
 export {
   decodeRestError,

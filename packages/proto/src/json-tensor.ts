@@ -1,5 +1,11 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { dataTypeString } from './data-type-names.js';
+import type { ExampleSchema } from './gen/tensorflow/core/example/example_pb.js';
+import type { FeatureSchema } from './gen/tensorflow/core/example/feature_pb.js';
 import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
+import type { ClassificationResult } from './gen/tensorflow_serving/apis/classification_pb.js';
+import type { InputSchema } from './gen/tensorflow_serving/apis/input_pb.js';
+import type { RegressionResult } from './gen/tensorflow_serving/apis/regression_pb.js';
 import {
   isBase64Object,
   type JsonNode,
@@ -424,6 +430,143 @@ export function writePredictJson(
     writer.singleLineArrays = false;
     if (named) writer.endObject();
   }
+  writer.endArray();
+  return writer.endObject().toString();
+}
+
+/** A `:classify` or `:regress` body as json_tensor.cc FillClassifyRegressRequestFromJson reads it. */
+export interface ClassifyRegressJsonRequest {
+  /** As sent; empty means serving_default. */
+  signatureName: string;
+  input: MessageInitShape<typeof InputSchema>;
+}
+
+type FeatureInit = MessageInitShape<typeof FeatureSchema>;
+type FeatureKind = 'bytesList' | 'floatList' | 'int64List';
+
+/** json_tensor.cc IncompatibleFeatureKindError. */
+function incompatibleKind(name: string, kind: FeatureKind | undefined): TensorCodecError {
+  const names: Record<FeatureKind, string> = { bytesList: 'bytes', floatList: 'float', int64List: 'int64' };
+  return invalid(
+    `Unexpected element type in feature: ${name} expecting type: ${kind ? names[kind] : 'UNKNOWN'}`,
+  );
+}
+
+/** json_tensor.cc AddValueToFeature: the feature's kind is set by its first value; the rest must agree. */
+function addFeatureValue(
+  node: JsonNode,
+  name: string,
+  feature: { kind?: FeatureKind; values: unknown[] },
+): void {
+  const want = (kind: FeatureKind) => {
+    if (feature.kind !== undefined && feature.kind !== kind) throw incompatibleKind(name, feature.kind);
+    feature.kind = kind;
+  };
+  const unexpected = () =>
+    invalid(`Feature: ${name} has element with unexpected JSON type: ${jsonTypeName(node)}`);
+  switch (node.kind) {
+    case 'null':
+    case 'array':
+      throw unexpected();
+    case 'bool':
+      want('int64List');
+      feature.values.push(node.value ? 1n : 0n);
+      return;
+    case 'object':
+      if (!isBase64Object(node)) throw unexpected();
+      want('bytesList');
+      feature.values.push(base64Bytes(node));
+      return;
+    case 'string':
+      want('bytesList');
+      feature.values.push(node.bytes);
+      return;
+    case 'number':
+      if (node.integer === undefined) {
+        want('floatList');
+        feature.values.push(Math.fround(node.value));
+        return;
+      }
+      want('int64List');
+      if (node.integer > INT64[1])
+        throw invalid(`Feature: ${name} has uint64_t element. Only int64_t is supported.`);
+      feature.values.push(node.integer);
+      return;
+  }
+}
+
+/** json_tensor.cc MakeExampleFromJsonObject. */
+function exampleFromJson(node: JsonNode): MessageInitShape<typeof ExampleSchema> {
+  if (node.kind !== 'object') throw invalid(`Example must be JSON object but got JSON ${jsonTypeName(node)}`);
+  const feature: Record<string, FeatureInit> = {};
+  for (const [name, content] of node.members) {
+    const collected: { kind?: FeatureKind; values: unknown[] } = { values: [] };
+    for (const item of content.kind === 'array' ? content.items : [content])
+      addFeatureValue(item, name, collected);
+    feature[name] = collected.kind
+      ? ({ kind: { case: collected.kind, value: { value: collected.values } } } as FeatureInit)
+      : {};
+  }
+  return { features: { feature } };
+}
+
+/**
+ * Reads a `:classify` or `:regress` body (json_tensor.cc FillClassifyRegressRequestFromJson): optional
+ * `signature_name` and `context`, and `examples`, each an object of feature name -> value or list of values
+ * (integers int64, other numbers float, strings and `{"b64": ...}` bytes, booleans 0/1).
+ */
+export function readClassifyRegressJson(body: Uint8Array): ClassifyRegressJsonRequest {
+  const doc = parseRestDocument(body);
+  if (doc.kind !== 'object') throw formatError(doc, 'Is not object');
+  const signature = member(doc, 'signature_name');
+  if (signature && signature.kind !== 'string') {
+    throw formatError(doc, "not formatted correctly. 'signature_name' key must be a string value.");
+  }
+  const signatureName = signature?.kind === 'string' ? signature.text : '';
+  const contextNode = member(doc, 'context');
+  const context = contextNode ? exampleFromJson(contextNode) : undefined;
+  const examplesNode = member(doc, 'examples');
+  // "When method is classify" for :regress too: json_tensor.cc shares the message.
+  if (!examplesNode)
+    throw formatError(doc, "When method is classify, key 'examples' is expected and was not found");
+  if (examplesNode.kind !== 'array') throw formatError(doc, "Expecting 'examples' value to be an list/array");
+  if (examplesNode.items.length === 0) throw formatError(doc, "'examples' value is an empty array");
+  const examples = examplesNode.items.map(exampleFromJson);
+  return {
+    signatureName,
+    input: context
+      ? { kind: { case: 'exampleListWithContext', value: { context, examples } } }
+      : { kind: { case: 'exampleList', value: { examples } } },
+  };
+}
+
+/** json_tensor.cc MakeJsonFromClassificationResult: `{"results": [[["label", score], ...], ...]}`. */
+export function writeClassificationJson(result: ClassificationResult): string {
+  if (result.classifications.length === 0)
+    throw invalid('Cannot convert empty ClassificationResults to JSON');
+  const writer = new PrettyJsonWriter();
+  writer.startObject().key('results').startArray();
+  for (const classifications of result.classifications) {
+    writer.singleLineArrays = true;
+    writer.startArray();
+    for (const item of classifications.classes) {
+      writer.startArray().string(item.label).value(formatDecimal(item.score, 'float')).endArray();
+    }
+    writer.endArray();
+    writer.singleLineArrays = false;
+  }
+  writer.endArray();
+  return writer.endObject().toString();
+}
+
+/** json_tensor.cc MakeJsonFromRegressionResult: `{"results": [v, ...]}`. */
+export function writeRegressionJson(result: RegressionResult): string {
+  if (result.regressions.length === 0) throw invalid('Cannot convert empty RegressionResults to JSON');
+  const writer = new PrettyJsonWriter();
+  writer.startObject().key('results');
+  writer.singleLineArrays = true;
+  writer.startArray();
+  for (const regression of result.regressions) writer.value(formatDecimal(regression.value, 'float'));
   writer.endArray();
   return writer.endObject().toString();
 }

@@ -13,6 +13,7 @@ import {
   type ReloadConfigResponseSchema,
   SignatureDefMapSchema,
 } from '@modelgate/proto';
+import type { Inference } from './inference.js';
 import type { ServingMetrics } from './metrics.js';
 import { modelMetadata, modelStatus, SIGNATURE_DEF_FIELD } from './model-info.js';
 import type { Predictor } from './predict.js';
@@ -23,6 +24,7 @@ import { asTfServingError, TfServingError } from './tf-serving-error.js';
 export interface GrpcServiceOptions {
   manager: ServableManager;
   predictor: Predictor;
+  inference: Inference;
   metrics: ServingMetrics;
   /** --enable_serialization_as_tensor_content: outputs in tensor_content rather than the *_val fields. */
   tensorContent: boolean;
@@ -119,11 +121,11 @@ const notImplemented = (method: string) => (): Promise<never> =>
 
 /**
  * tensorflow.serving.PredictionService and ModelService on a grpc-js server: Predict, GetModelMetadata and
- * GetModelStatus with TF Serving's codes and messages; Classify, Regress, MultiInference and
- * HandleReloadConfigRequest answer UNIMPLEMENTED.
+ * GetModelStatus, Classify, Regress and MultiInference, HandleReloadConfigRequest, with TF Serving's codes and
+ * messages.
  */
 export function addTfServingServices(server: Server, options: GrpcServiceOptions): void {
-  const { manager, predictor, metrics, tensorContent } = options;
+  const { manager, predictor, inference, metrics, tensorContent } = options;
   const form = tensorContent ? 'content' : 'repeated';
   addUnaryService(server, PredictionService, {
     predict: (request, call) =>
@@ -153,10 +155,10 @@ export function addTfServingServices(server: Server, options: GrpcServiceOptions
         };
       }),
     classify: (request) =>
-      counted(metrics, request.modelSpec?.name ?? '', 'Classify', notImplemented('Classify')),
+      counted(metrics, request.modelSpec?.name ?? '', 'Classify', () => inference.classify(request)),
     regress: (request) =>
-      counted(metrics, request.modelSpec?.name ?? '', 'Regress', notImplemented('Regress')),
-    multiInference: () => answer(notImplemented('MultiInference')),
+      counted(metrics, request.modelSpec?.name ?? '', 'Regress', () => inference.regress(request)),
+    multiInference: (request) => answer(() => inference.multiInference(request)),
   });
   addUnaryService(server, ModelService, {
     getModelStatus: (request) =>

@@ -27,6 +27,20 @@ describe('SavedModels exported by Python TensorFlow', () => {
     expect(corpus().tensorflow).toBe(PRODUCT_VERSIONS.tensorflow);
   });
 
+  it('refuse a model fed serialized tf.Examples at start on wasm, naming the parse op', async () => {
+    const emulator = new TfServingEmulator({
+      pickFreeGrpcPort: true,
+      modelConfig: corpusConfig(corpus().dir, ['example_classifier']),
+      runner: runner(),
+      log: () => {},
+    });
+    await expect(emulator.start()).rejects.toMatchObject({
+      message: expect.stringMatching(
+        /due to error: UNIMPLEMENTED: .* op ParseExample(V2)? \(node .*\) is not supported by tfjs-converter 4\.22/,
+      ),
+    });
+  });
+
   it('keep every signature in their metadata, __saved_model_init_op included', async () => {
     const emulator = new TfServingEmulator({
       pickFreeGrpcPort: true,

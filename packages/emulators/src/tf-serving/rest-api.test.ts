@@ -289,12 +289,25 @@ describe('REST refusals', () => {
     expectError(await post('/v1/models/half_plus_two:predict', body), 400, message);
   });
 
-  it.each(['classify', 'regress'])(':%s: 501 UNIMPLEMENTED', async (verb) => {
-    const name = verb === 'classify' ? 'Classify' : 'Regress';
-    expectError(
-      await post(`/v1/models/classifier:${verb}`, '{}'),
-      501,
-      `${name} is not implemented by the modelgate TF Serving emulator`,
+  it.each(['classify', 'regress'])(
+    ':%s reads the examples first, with json_tensor.cc message',
+    async (verb) => {
+      expectError(
+        await post(`/v1/models/classifier:${verb}`, '{}'),
+        400,
+        "JSON Value: {} When method is classify, key 'examples' is expected and was not found",
+      );
+    },
+  );
+
+  it(':classify on a predict signature: 400 with the real message', async () => {
+    const result = await post(
+      '/v1/models/classifier:classify',
+      '{"examples": [{"x": [1.0, 2.0, 3.0, 4.0]}]}',
+    );
+    expect(result.status).toBe(400);
+    expect(decodeRestError(result.text)).toMatch(
+      /^No classification inputs found in SignatureDef: inputs \{\n {2}key: "x"/,
     );
   });
 

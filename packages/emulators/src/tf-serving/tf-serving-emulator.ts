@@ -14,6 +14,7 @@ import {
 import { loadTfjs } from './backend/tfjs-backend.js';
 import { Batcher, batchingOptionsFrom } from './batcher.js';
 import { addTfServingServices } from './grpc-service.js';
+import { Inference } from './inference.js';
 import { DEFAULT_PROMETHEUS_PATH, ServingMetrics } from './metrics.js';
 import { modelConfigEntries, singleModelConfig } from './model-config.js';
 import type { ModelRunner } from './model-runner.js';
@@ -127,7 +128,12 @@ export class TfServingEmulator {
       enableSignatureMethodNameCheck: options.enableSignatureMethodNameCheck,
       ...(batcher ? { batcher } : {}),
     });
-    const grpcPort = await this.startGrpc(manager, predictor, metrics);
+    const inference = new Inference({
+      manager,
+      metrics,
+      enableSignatureMethodNameCheck: options.enableSignatureMethodNameCheck,
+    });
+    const grpcPort = await this.startGrpc(manager, predictor, inference, metrics);
     let restPort: number | undefined;
     if (options.restApiPort !== 0 || this.init.pickFreeRestPort) {
       if (!this.init.pickFreeRestPort && options.restApiPort === grpcPort) {
@@ -137,7 +143,7 @@ export class TfServingEmulator {
         );
       } else {
         const port = this.init.pickFreeRestPort ? 0 : options.restApiPort;
-        restPort = await this.startRest(manager, predictor, metrics, port);
+        restPort = await this.startRest(manager, predictor, inference, metrics, port);
       }
     }
     this.state = 'running';
@@ -255,6 +261,7 @@ export class TfServingEmulator {
   private async startGrpc(
     manager: ServableManager,
     predictor: Predictor,
+    inference: Inference,
     metrics: ServingMetrics,
   ): Promise<number> {
     const port = this.init.pickFreeGrpcPort ? 0 : this.options.port;
@@ -264,6 +271,7 @@ export class TfServingEmulator {
     });
     addTfServingServices(server, {
       manager,
+      inference,
       reloadConfig: (config) => this.reloadConfig(config),
       log: this.log,
       predictor,
@@ -287,6 +295,7 @@ export class TfServingEmulator {
   private async startRest(
     manager: ServableManager,
     predictor: Predictor,
+    inference: Inference,
     metrics: ServingMetrics,
     port: number,
   ): Promise<number | undefined> {
@@ -301,6 +310,7 @@ export class TfServingEmulator {
     const api = new RestApi({
       manager,
       predictor,
+      inference,
       metrics,
       metricsPath: prometheus?.enable ? prometheus.path || DEFAULT_PROMETHEUS_PATH : undefined,
       cors: this.options.restApiEnableCorsSupport,

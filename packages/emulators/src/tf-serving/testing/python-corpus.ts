@@ -47,11 +47,21 @@ export interface CorpusModel {
   outputs: Record<string, CorpusTensor>;
 }
 
+/** A model fed serialized tf.Examples (Estimator style), with what TensorFlow answered for the examples. */
+export interface ExampleModel {
+  /** Each example's float feature `x` (4 values). */
+  features: number[][];
+  classes: string[][];
+  scores: number[][];
+  regression: number[];
+}
+
 export interface PythonCorpus {
   /** Holds `<model>/1/` for each model. */
   dir: string;
   tensorflow: string;
   models: Record<string, CorpusModel>;
+  example_models: { example_classifier: ExampleModel };
 }
 
 const DTYPES: Record<DtypeName, SupportedDataType> = {
