@@ -3,6 +3,8 @@
 // slows down or speeds up mid-run affects them alike. Prints predictions/s per path and each path's throughput
 // as a ratio to the direct call: tfjs-node's loadSavedModel().predict where tfjs-node is set up (the engine
 // the emulator then uses), else tfjs's GraphModel.execute on wasm. One request in flight at a time.
+// The composed floor, 1 / (1/engine + 1/round trip), is the engine and a bare grpc-js round trip done one after
+// the other with nothing else: the most the emulator could reach; the last column is each path's share of it.
 //
 //   pnpm --filter @modelgate/emulators bench        (tsx bench/tf-serving.bench.ts)
 //   BENCH_SECONDS=2 BENCH_MODELS=classifier,convnet tsx bench/tf-serving.bench.ts
@@ -89,7 +91,7 @@ async function main() {
   const ports = new Map<string, number>();
   for (const graph of MODELS) {
     const emulator = new TfServingEmulator({
-      port: 0,
+      pickFreeGrpcPort: true,
       modelName: graph,
       modelBasePath: join(root, graph),
       runner,
@@ -102,7 +104,7 @@ async function main() {
   const echoClient = createPromiseClient(PredictionService, `127.0.0.1:${echo.port}`);
   console.log(`TF Serving emulator Predict throughput, ${runner.description}, Node ${process.versions.node}`);
   console.log(`${SECONDS}s per path per round, ${ROUNDS} rounds, median; ratio = path / ${baselineName}\n`);
-  const rows: string[][] = [['model', 'batch', 'path', 'predictions/s', 'ratio']];
+  const rows: string[][] = [['model', 'batch', 'path', 'predictions/s', 'ratio', 'of composed floor']];
   try {
     for (const graph of MODELS) {
       const built = buildModel(graph, 1);
@@ -171,10 +173,19 @@ async function main() {
           for (const [i, [, call]] of paths.entries()) rates[i]?.push((await rate(call, SECONDS)) * batch);
         }
         const baseline = median(rates[0] as number[]);
-        paths.forEach(([name], i) => {
-          const value = median(rates[i] as number[]);
-          rows.push([graph, String(batch), name, value.toFixed(0), (value / baseline).toFixed(2)]);
-        });
+        const roundTrip = median(rates[3] as number[]);
+        const composed = 1 / (1 / baseline + 1 / roundTrip);
+        const row = (name: string, value: number) =>
+          rows.push([
+            graph,
+            String(batch),
+            name,
+            value.toFixed(0),
+            (value / baseline).toFixed(2),
+            (value / composed).toFixed(2),
+          ]);
+        for (const [i, [name]] of paths.entries()) row(name, median(rates[i] as number[]));
+        row('composed floor: engine, then round trip', composed);
         tf.dispose(Object.values(feeds));
       }
       client.close();

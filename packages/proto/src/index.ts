@@ -1,6 +1,7 @@
 // Wire types: every message, enum and service generated from proto/ (see buf.gen.yaml).
 
 export { DEFAULT_CHANNEL_OPTIONS, MAX_MESSAGE_BYTES } from './channel-options.js';
+export { dataTypeString } from './data-type-names.js';
 export {
   bfloat16BitsToFloat32,
   float32ToBfloat16Bits,
@@ -59,6 +60,19 @@ export {
 export { GrpcError, type GrpcErrorOptions, grpcStatusName, toGrpcError } from './grpc-error.js';
 export { addUnaryService, serviceDefinition, type UnaryHandler, type UnaryHandlers } from './grpc-service.js';
 export {
+  type ClassifyRegressJsonRequest,
+  type InputDtypes,
+  type PredictFormat,
+  type PredictJsonRequest,
+  type PredictJsonResponse,
+  readClassifyRegressJson,
+  readPredictJson,
+  readPredictResponseJson,
+  writeClassificationJson,
+  writePredictJson,
+  writeRegressionJson,
+} from './json-tensor.js';
+export {
   decodeRestError,
   decodeRestPredictRequest,
   decodeRestPredictResponse,
@@ -67,13 +81,26 @@ export {
   encodeRestPredictRequest,
   encodeRestPredictResponse,
   type JsonTensorValue,
-  jsonToTensor,
   type RestFormat,
   type RestPredictRequest,
   type RestPredictResponse,
   type RestSignature,
 } from './rest-codec.js';
 export { formatRestNumber, parseRestJson, stringifyRestJson } from './rest-json.js';
+export {
+  isBase64Object,
+  type JsonNode,
+  jsonTypeName,
+  member,
+  parseRestDocument,
+} from './rest-json-document.js';
+export {
+  formatDecimal,
+  formatG,
+  jsonDebugString,
+  PrettyJsonWriter,
+  restErrorBody,
+} from './rest-json-writer.js';
 export {
   type DataTypeInfo,
   dataTypeInfo,
@@ -85,6 +112,7 @@ export {
   type TensorValuesByType,
 } from './tensor.js';
 export {
+  DEFAULT_MAX_TENSOR_ELEMENTS,
   type DecodeTensorOptions,
   decodeShape,
   decodeTensor,

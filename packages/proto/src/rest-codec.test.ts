@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
@@ -10,7 +11,7 @@ import {
   encodeRestPredictResponse,
 } from './rest-codec.js';
 import { parseRestJson, stringifyRestJson } from './rest-json.js';
-import type { Tensor } from './tensor.js';
+import type { SupportedDataType, Tensor } from './tensor.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 const floats = (shape: number[], ...values: number[]): Tensor => ({
@@ -40,8 +41,8 @@ describe('parseRestJson', () => {
   });
 
   it('refuses what TF Serving refuses: comments, single quotes, trailing commas, NaN glued to a word', () => {
-    for (const text of ['[1] // c', "['a']", '[1,]', '[NaNa]', '[nan]']) {
-      expect(() => parseRestJson(text), text).toThrow(/not valid JSON/);
+    for (const text of ['// c\n[1]', "['a']", '[1,]', '[NaNa]', '[nan]']) {
+      expect(() => parseRestJson(text), text).toThrow(/^JSON Parse error: /);
     }
   });
 });
@@ -133,44 +134,123 @@ describe('REST predict requests', () => {
     });
     expect(named.inputs.a?.values).toEqual(Uint8Array.of(1, 0));
     expect(named.inputs.b?.shape).toEqual([]);
-    const unnamed = decodeRestPredictRequest('{"inputs": [[1.5]]}', { x: DataType.DT_HALF });
-    expect(unnamed.inputs.x?.values).toEqual(Uint16Array.of(0x3e00));
+    const unnamed = decodeRestPredictRequest('{"inputs": [[1.5]]}', { x: DataType.DT_DOUBLE });
+    expect(unnamed.inputs.x?.values).toEqual(Float64Array.of(1.5));
+  });
+
+  it('refuses half and bfloat16 inputs with UNIMPLEMENTED, as json_tensor.cc has no conversion for them', () => {
+    expect(() => decodeRestPredictRequest('{"inputs": [1.5]}', { x: DataType.DT_HALF })).toThrow(
+      expect.objectContaining({
+        grpcCode: status.UNIMPLEMENTED,
+        message: 'Conversion of JSON Value: 1.5 to type: half',
+      }),
+    );
   });
 
   it('refuses ragged lists, saying where', () => {
     expect(() => decodeRestPredictRequest('{"instances": [[1, 2], [3]]}', { x: DataType.DT_FLOAT })).toThrow(
-      'x: [1] should be a list of 2, got a list of 1',
+      "Failed to process element: 1 of 'instances' list. Error: INVALID_ARGUMENT: Expecting tensor size: 2 but got: 1",
     );
   });
 
-  it('refuses values of the wrong type or out of range, naming the element', () => {
-    expect(() => decodeRestPredictRequest('{"inputs": [1, 300]}', { x: DataType.DT_INT8 })).toThrow(
-      'x: element 1 is 300; expected an integer in [-128, 127]',
-    );
+  it("refuses values of the wrong type with TF Serving's message", () => {
     expect(() => decodeRestPredictRequest('{"inputs": ["1"]}', { x: DataType.DT_FLOAT })).toThrow(
-      'x: element 0 is "1"; expected a number',
+      'JSON Value: "1" Type: String is not of expected type: float',
+    );
+    expect(() => decodeRestPredictRequest('{"inputs": [1.5]}', { x: DataType.DT_INT32 })).toThrow(
+      'JSON Value: 1.5 Type: Number is not of expected type: int32',
+    );
+  });
+
+  // json_tensor.cc AddValueToTensor: IsInt64 / IsUint64 decide, on the number as written; nothing wraps.
+  it('keeps int64 and uint64 values exactly, to the last bit', () => {
+    const int64 = decodeRestPredictRequest('{"inputs": [9223372036854775807, -9223372036854775808]}', {
+      x: DataType.DT_INT64,
+    });
+    expect(int64.inputs.x?.values).toEqual(BigInt64Array.of(2n ** 63n - 1n, -(2n ** 63n)));
+    const uint64 = decodeRestPredictRequest('{"inputs": [18446744073709551615]}', { x: DataType.DT_UINT64 });
+    expect(uint64.inputs.x?.values).toEqual(BigUint64Array.of(2n ** 64n - 1n));
+  });
+
+  it.each<[string, SupportedDataType, string]>([
+    [
+      '1e20',
+      DataType.DT_INT64,
+      'JSON Value: 100000000000000000000.0 Type: Number is not of expected type: int64',
+    ],
+    [
+      '9223372036854775808',
+      DataType.DT_INT64,
+      'JSON Value: 9223372036854775808 Type: Number is not of expected type: int64',
+    ],
+    ['-1', DataType.DT_UINT64, 'JSON Value: -1 Type: Number is not of expected type: uint64'],
+    ['2147483648', DataType.DT_INT32, 'JSON Value: 2147483648 Type: Number is not of expected type: int32'],
+    ['-1', DataType.DT_UINT32, 'JSON Value: -1 Type: Number is not of expected type: uint32'],
+  ])('refuses %s as %s with INVALID_ARGUMENT instead of wrapping it', (value, dtype, message) => {
+    expect(() => decodeRestPredictRequest(`{"inputs": [${value}]}`, { x: dtype })).toThrow(
+      expect.objectContaining({ grpcCode: status.INVALID_ARGUMENT, message }),
+    );
+  });
+
+  // RapidJSON's GetFloat is a plain cast of the double: TF Serving itself turns 1e39 into inf for DT_FLOAT.
+  it('narrows a DT_FLOAT beyond float32 to infinity, as TF Serving does, and keeps it for DT_DOUBLE', () => {
+    expect(decodeRestPredictRequest('{"inputs": [1e39]}', { x: DataType.DT_FLOAT }).inputs.x?.values).toEqual(
+      Float32Array.of(Infinity),
+    );
+    expect(
+      decodeRestPredictRequest('{"inputs": [1e39]}', { x: DataType.DT_DOUBLE }).inputs.x?.values,
+    ).toEqual(Float64Array.of(1e39));
+  });
+
+  it('refuses invalid base64 instead of decoding it to other bytes', () => {
+    for (const b64 of ['YW*j', 'Y', 'YWJj=x']) {
+      expect(() =>
+        decodeRestPredictRequest(`{"inputs": [{"b64": "${b64}"}]}`, { x: DataType.DT_STRING }),
+      ).toThrow(
+        expect.objectContaining({ grpcCode: status.INVALID_ARGUMENT, message: 'Unable to base64 decode' }),
+      );
+    }
+  });
+
+  it('refuses an inputs object that leaves out a named input', () => {
+    expect(() => decodeRestPredictRequest('{"inputs": {}}', { x: DataType.DT_FLOAT })).toThrow(
+      "Missing named input: x in 'inputs' object.",
+    );
+    expect(() =>
+      decodeRestPredictRequest('{"inputs": {"a": [1]}}', { a: DataType.DT_FLOAT, b: DataType.DT_FLOAT }),
+    ).toThrow("Missing named input: b in 'inputs' object.");
+    expect(() =>
+      decodeRestPredictRequest('{"instances": [{"a": 1}]}', { a: DataType.DT_FLOAT, b: DataType.DT_FLOAT }),
+    ).toThrow(
+      'Failed to process element: 0 of \'instances\' list. JSON object: {\n    "a": 1\n} keys must be equal to: a,b',
     );
   });
 
   it('refuses a body with both instances and inputs, or neither', () => {
     expect(() =>
       decodeRestPredictRequest('{"instances": [], "inputs": []}', { x: DataType.DT_FLOAT }),
-    ).toThrow(/both/);
-    expect(() => decodeRestPredictRequest('{}', { x: DataType.DT_FLOAT })).toThrow(/neither/);
+    ).toThrow("expecting only one of 'inputs' or 'instances' keys to exist");
+    expect(() => decodeRestPredictRequest('{}', { x: DataType.DT_FLOAT })).toThrow(
+      "Missing 'inputs' or 'instances' key",
+    );
   });
 
   it('refuses an unnamed tensor when the signature has several inputs', () => {
     expect(() =>
       decodeRestPredictRequest('{"inputs": [1]}', { a: DataType.DT_FLOAT, b: DataType.DT_FLOAT }),
-    ).toThrow("'inputs' holds an unnamed tensor, but the signature has 2 tensors (a, b); name them");
+    ).toThrow(
+      'inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map',
+    );
   });
 });
 
 describe('REST predict responses', () => {
   it('drops the name of a single output in both forms', () => {
     const y = floats([3], 2.5, 3, 4.5);
-    expect(encodeRestPredictResponse({ y }, 'row')).toBe('{"predictions":[2.5,3,4.5]}');
-    expect(encodeRestPredictResponse({ y }, 'columnar')).toBe('{"outputs":[2.5,3,4.5]}');
+    expect(encodeRestPredictResponse({ y }, 'row')).toBe('{\n    "predictions": [2.5, 3.0, 4.5\n    ]\n}');
+    expect(encodeRestPredictResponse({ y }, 'columnar')).toBe(
+      '{\n    "outputs": [\n        2.5,\n        3.0,\n        4.5\n    ]\n}',
+    );
   });
 
   it('names several outputs: one object per row, or one key per output', () => {
@@ -178,12 +258,21 @@ describe('REST predict responses', () => {
       scores: floats([2, 2], 0.25, 0.75, 1, 0),
       label: { dtype: DataType.DT_INT32, shape: [2], values: Int32Array.of(1, 0) } as Tensor,
     };
-    expect(encodeRestPredictResponse(outputs, 'row')).toBe(
-      '{"predictions":[{"scores":[0.25,0.75],"label":1},{"scores":[1,0],"label":0}]}',
-    );
-    expect(encodeRestPredictResponse(outputs, 'columnar')).toBe(
-      '{"outputs":{"scores":[[0.25,0.75],[1,0]],"label":[1,0]}}',
-    );
+    expect(parseRestJson(encodeRestPredictResponse(outputs, 'row'))).toEqual({
+      predictions: [
+        { scores: [0.25, 0.75], label: 1 },
+        { scores: [1, 0], label: 0 },
+      ],
+    });
+    expect(parseRestJson(encodeRestPredictResponse(outputs, 'columnar'))).toEqual({
+      outputs: {
+        scores: [
+          [0.25, 0.75],
+          [1, 0],
+        ],
+        label: [1, 0],
+      },
+    });
   });
 
   it('base64-encodes string outputs whose alias ends in _bytes, and only those', () => {
@@ -191,19 +280,23 @@ describe('REST predict responses', () => {
       image_bytes: { dtype: DataType.DT_STRING, shape: [1], values: [bytes('hi')] },
       name: { dtype: DataType.DT_STRING, shape: [1], values: [bytes('hi')] },
     };
-    expect(encodeRestPredictResponse(outputs, 'columnar')).toBe(
-      '{"outputs":{"image_bytes":[{"b64":"aGk="}],"name":["hi"]}}',
+    expect(parseRestJson(encodeRestPredictResponse(outputs, 'columnar'))).toEqual({
+      outputs: { image_bytes: [{ b64: 'aGk=' }], name: ['hi'] },
+    });
+  });
+
+  it('refuses half and bfloat16 outputs, which json_tensor.cc has no writer for', () => {
+    const h: Tensor = { dtype: DataType.DT_HALF, shape: [1], values: Uint16Array.of(0x3c00) };
+    expect(() => encodeRestPredictResponse({ h }, 'columnar')).toThrow(
+      'Failed to write JSON value for tensor type: half',
     );
   });
 
-  it('writes half and bfloat16 outputs as numbers, non-finite ones as bare tokens', () => {
-    const outputs: Record<string, Tensor> = {
-      h: { dtype: DataType.DT_HALF, shape: [2], values: Uint16Array.of(0x3c00, 0x7c00) },
-      b: { dtype: DataType.DT_BFLOAT16, shape: [2], values: Uint16Array.of(0xc020, 0x7fc0) },
-    };
-    expect(encodeRestPredictResponse(outputs, 'columnar')).toBe(
-      '{"outputs":{"h":[1,Infinity],"b":[-2.5,NaN]}}',
-    );
+  it('reads int64 outputs back exactly', () => {
+    const response = decodeRestPredictResponse('{"predictions": [9223372036854775807, 3]}', {
+      classes: DataType.DT_INT64,
+    });
+    expect(response.outputs.classes?.values).toEqual(BigInt64Array.of(2n ** 63n - 1n, 3n));
   });
 
   it('reads a response back against the outputs asked for', () => {

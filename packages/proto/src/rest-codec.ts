@@ -1,18 +1,10 @@
-import {
-  bfloat16BitsToFloat32,
-  float32ToBfloat16Bits,
-  float32ToHalfBits,
-  halfBitsToFloat32,
-} from './float16.js';
+import { bfloat16BitsToFloat32, halfBitsToFloat32 } from './float16.js';
 import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
-import { formatRestNumber, parseRestJson } from './rest-json.js';
-import {
-  dataTypeInfo,
-  elementCount,
-  type NumericArray,
-  type SupportedDataType,
-  type Tensor,
-} from './tensor.js';
+import { readPredictJson, readPredictResponseJson, writePredictJson } from './json-tensor.js';
+import { formatRestNumber } from './rest-json.js';
+import { type JsonNode, member, parseRestDocument } from './rest-json-document.js';
+import { restErrorBody } from './rest-json-writer.js';
+import { elementCount, type NumericArray, type SupportedDataType, type Tensor } from './tensor.js';
 import { TensorCodecError } from './tensor-codec-error.js';
 
 /** `row` is TF Serving's `instances`/`predictions` form; `columnar` is `inputs`/`outputs`. */
@@ -174,12 +166,6 @@ function requestBase64(name: string): (bytes: Uint8Array) => boolean {
   return (bytes) => !isUtf8(bytes);
 }
 
-/** TF Serving base64-encodes string outputs whose alias ends in `_bytes`, and only those. */
-function responseBase64(name: string): (bytes: Uint8Array) => boolean {
-  const base64 = name.endsWith('_bytes');
-  return () => base64;
-}
-
 function isUtf8(bytes: Uint8Array): boolean {
   try {
     utf8.decode(bytes);
@@ -205,245 +191,52 @@ export function encodeRestPredictRequest(
   return `${head}"inputs":${body}}`;
 }
 
-/** The body TF Serving answers a `:predict` with; a single output drops its name, as TF Serving's does. */
+/** The body TF Serving answers a `:predict` with, byte for byte as its writer lays it out (json_tensor.cc). */
 export function encodeRestPredictResponse(outputs: Record<string, Tensor>, format: RestFormat): string {
-  const names = Object.keys(outputs);
-  const single = names.length === 1 ? (outputs[names[0] as string] as Tensor) : undefined;
-  if (format === 'row') return `{"predictions":${rowsJson(outputs, single === undefined, responseBase64)}}`;
-  const body = single
-    ? tensorJson(single, responseBase64(names[0] as string))
-    : namedJson(outputs, responseBase64);
-  return `{"outputs":${body}}`;
+  return writePredictJson(Object.entries(outputs), format);
 }
 
 /** TF Serving's error body, as its RapidJSON PrettyWriter lays it out: `{\n    "error": "<message>"\n}`. */
 export function encodeRestError(message: string): string {
-  return `{\n    "error": ${JSON.stringify(message)}\n}`;
+  return restErrorBody(message);
 }
 
 /** The message of a TF Serving error body, or undefined when the text is not one. */
 export function decodeRestError(text: string): string | undefined {
+  let body: JsonNode;
   try {
-    const body = parseRestJson(text);
-    if (isRecord(body) && typeof body.error === 'string') return body.error;
-  } catch {
-    // Not JSON at all: not an error body either.
+    body = parseRestDocument(utf8Encoder.encode(text));
+  } catch (error) {
+    if (error instanceof TensorCodecError) return undefined; // not JSON at all: not an error body either
+    throw error;
   }
-  return undefined;
+  const message = member(body, 'error');
+  return message?.kind === 'string' ? message.text : undefined;
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
+const asBytes = (text: string | Uint8Array) => (typeof text === 'string' ? utf8Encoder.encode(text) : text);
 
-function isBase64Value(value: unknown): value is { b64: string } {
-  return isRecord(value) && typeof value.b64 === 'string' && Object.keys(value).length === 1;
-}
-
-/** Decodes a `:predict` request body against the signature's inputs. */
-export function decodeRestPredictRequest(text: string, signature: RestSignature): RestPredictRequest {
-  const body = parseRestJson(text);
-  if (!isRecord(body)) throw new TensorCodecError('BAD_JSON', 'request body must be a JSON object');
-  if ('instances' in body && 'inputs' in body) {
-    throw new TensorCodecError('BAD_JSON', "request has both 'instances' and 'inputs'; send one of them");
-  }
-  const signatureName = body.signature_name;
-  if (signatureName !== undefined && typeof signatureName !== 'string') {
-    throw new TensorCodecError(
-      'BAD_JSON',
-      `'signature_name' must be a string, got ${JSON.stringify(signatureName)}`,
-    );
-  }
-  if ('instances' in body) {
-    return { format: 'row', signatureName, inputs: decodeRows(body.instances, signature, 'instances') };
-  }
-  if ('inputs' in body) {
-    return { format: 'columnar', signatureName, inputs: decodeColumns(body.inputs, signature, 'inputs') };
-  }
-  throw new TensorCodecError('BAD_JSON', "request has neither 'instances' nor 'inputs'");
-}
-
-/** Decodes a `:predict` response body against the outputs that were asked for. */
-export function decodeRestPredictResponse(text: string, signature: RestSignature): RestPredictResponse {
-  const body = parseRestJson(text);
-  if (!isRecord(body)) throw new TensorCodecError('BAD_JSON', 'response body must be a JSON object');
-  if (typeof body.error === 'string')
-    throw new TensorCodecError('BAD_VALUE', `server answered an error: ${body.error}`);
-  if ('predictions' in body) {
-    return { format: 'row', outputs: decodeRows(body.predictions, signature, 'predictions') };
-  }
-  if ('outputs' in body)
-    return { format: 'columnar', outputs: decodeColumns(body.outputs, signature, 'outputs') };
-  throw new TensorCodecError('BAD_JSON', "response has neither 'predictions' nor 'outputs'");
-}
-
-function onlyName(signature: RestSignature, key: string): string {
-  const names = Object.keys(signature);
-  if (names.length !== 1) {
-    throw new TensorCodecError(
-      'BAD_JSON',
-      `'${key}' holds an unnamed tensor, but the signature has ${names.length} tensors (${names.join(', ')}); name them`,
-    );
-  }
-  return names[0] as string;
-}
-
-/** Named form when the object's keys are exactly tensor names of the signature. */
-function isNamedForm(value: unknown, signature: RestSignature): value is Record<string, unknown> {
-  return isRecord(value) && !isBase64Value(value) && Object.keys(value).every((key) => key in signature);
-}
-
-function decodeColumns(value: unknown, signature: RestSignature, key: string): Record<string, Tensor> {
-  if (!isNamedForm(value, signature)) {
-    const name = onlyName(signature, key);
-    return { [name]: jsonToTensor(value, signature[name] as SupportedDataType, name) };
-  }
-  const tensors: Record<string, Tensor> = {};
-  for (const [name, item] of Object.entries(value)) {
-    tensors[name] = jsonToTensor(item, signature[name] as SupportedDataType, name);
-  }
-  return tensors;
-}
-
-function decodeRows(value: unknown, signature: RestSignature, key: string): Record<string, Tensor> {
-  if (!Array.isArray(value)) throw new TensorCodecError('BAD_JSON', `'${key}' must be a list`);
-  const named = value.length > 0 && isNamedForm(value[0], signature);
-  if (!named) {
-    const name = onlyName(signature, key);
-    return { [name]: jsonToTensor(value, signature[name] as SupportedDataType, name) };
-  }
-  const names = Object.keys(value[0] as Record<string, unknown>);
-  const columns: Record<string, unknown[]> = Object.fromEntries(names.map((name) => [name, []]));
-  value.forEach((row, index) => {
-    if (!isRecord(row) || Object.keys(row).length !== names.length || !names.every((name) => name in row)) {
-      throw new TensorCodecError(
-        'BAD_JSON',
-        `'${key}'[${index}] must name the same tensors as '${key}'[0]: ${names.join(', ')}`,
-      );
-    }
-    for (const name of names) columns[name]?.push(row[name]);
-  });
-  const tensors: Record<string, Tensor> = {};
-  for (const name of names)
-    tensors[name] = jsonToTensor(columns[name], signature[name] as SupportedDataType, name);
-  return tensors;
-}
-
-/** The shape of nested lists, read along the first element at each level. */
-function inferShape(value: unknown): number[] {
-  const shape: number[] = [];
-  let level = value;
-  while (Array.isArray(level)) {
-    shape.push(level.length);
-    if (level.length === 0) break;
-    level = level[0];
-  }
-  return shape;
-}
-
-/** Flattens nested lists row-major, refusing ragged ones. */
-function flatten(value: unknown, shape: readonly number[], name: string): unknown[] {
-  const flat: unknown[] = [];
-  const visit = (item: unknown, depth: number, path: string) => {
-    if (depth === shape.length) {
-      if (Array.isArray(item)) {
-        throw new TensorCodecError(
-          'SHAPE_MISMATCH',
-          `${path} is a list, but the tensor has rank ${shape.length}`,
-          name,
-        );
-      }
-      flat.push(item);
-      return;
-    }
-    if (!Array.isArray(item) || item.length !== shape[depth]) {
-      const got = Array.isArray(item) ? `a list of ${item.length}` : JSON.stringify(item);
-      throw new TensorCodecError(
-        'SHAPE_MISMATCH',
-        `${path} should be a list of ${shape[depth]}, got ${got}`,
-        name,
-      );
-    }
-    for (let i = 0; i < item.length; i++) visit(item[i], depth + 1, `${path}[${i}]`);
+/**
+ * Decodes a `:predict` request body against the signature's inputs, by TF Serving's own rules
+ * (util/json_tensor.cc): every input named, exact 64-bit integers, range and base64 checks, its messages.
+ * Failures are TensorCodecErrors whose `grpcCode` is the status TF Serving answers.
+ */
+export function decodeRestPredictRequest(
+  text: string | Uint8Array,
+  signature: RestSignature,
+): RestPredictRequest {
+  const request = readPredictJson(asBytes(text), () => new Map(Object.entries(signature)));
+  return {
+    format: request.format,
+    signatureName: request.signatureName === '' ? undefined : request.signatureName,
+    inputs: request.inputs,
   };
-  visit(value, 0, '');
-  return flat;
 }
 
-/** Converts one JSON tensor (nested lists) to typed values of the given dtype. */
-export function jsonToTensor(value: unknown, dtype: SupportedDataType, name: string): Tensor {
-  const info = dataTypeInfo(dtype);
-  if (!info) throw new TensorCodecError('UNSUPPORTED_DTYPE', `dtype ${dtype} has no JSON form here`, name);
-  const shape = inferShape(value);
-  const flat = flatten(value, shape, name);
-  const bad = (index: number, expected: string) =>
-    new TensorCodecError(
-      'BAD_VALUE',
-      `element ${index} is ${JSON.stringify(flat[index])}; expected ${expected}`,
-      name,
-    );
-  switch (dtype) {
-    case DataType.DT_STRING:
-      return {
-        dtype,
-        shape,
-        values: flat.map((item, index) => {
-          if (typeof item === 'string') return utf8Encoder.encode(item);
-          if (isBase64Value(item)) return new Uint8Array(Buffer.from(item.b64, 'base64'));
-          throw bad(index, 'a string or {"b64": ...}');
-        }),
-      };
-    case DataType.DT_BOOL:
-      return {
-        dtype,
-        shape,
-        values: Uint8Array.from(flat, (item, index) => {
-          if (typeof item !== 'boolean') throw bad(index, 'true or false');
-          return item ? 1 : 0;
-        }),
-      };
-    case DataType.DT_HALF:
-    case DataType.DT_BFLOAT16: {
-      const numbers = flat.map((item, index) => {
-        if (typeof item !== 'number') throw bad(index, 'a number');
-        return item;
-      });
-      const values = dtype === DataType.DT_HALF ? float32ToHalfBits(numbers) : float32ToBfloat16Bits(numbers);
-      return { dtype, shape, values } as Tensor;
-    }
-    case DataType.DT_INT64:
-    case DataType.DT_UINT64: {
-      const values =
-        dtype === DataType.DT_INT64 ? new BigInt64Array(flat.length) : new BigUint64Array(flat.length);
-      flat.forEach((item, index) => {
-        if (typeof item !== 'number' || !Number.isInteger(item)) throw bad(index, 'an integer');
-        values[index] = BigInt(item);
-      });
-      return { dtype, shape, values } as Tensor;
-    }
-    default: {
-      const ArrayType = info.array as NonNullable<typeof info.array>;
-      const values = new ArrayType(flat.length) as Exclude<NumericArray, BigInt64Array | BigUint64Array>;
-      const integer = dtype !== DataType.DT_FLOAT && dtype !== DataType.DT_DOUBLE;
-      flat.forEach((item, index) => {
-        if (typeof item !== 'number') throw bad(index, 'a number');
-        if (integer) checkInteger(item, values, index, bad);
-        values[index] = item;
-      });
-      return { dtype, shape, values } as Tensor;
-    }
-  }
-}
-
-function checkInteger(
-  item: number,
-  values: Exclude<NumericArray, BigInt64Array | BigUint64Array>,
-  index: number,
-  bad: (index: number, expected: string) => TensorCodecError,
-): void {
-  const bits = values.BYTES_PER_ELEMENT * 8;
-  const signed = values instanceof Int8Array || values instanceof Int16Array || values instanceof Int32Array;
-  const min = signed ? -(2 ** (bits - 1)) : 0;
-  const max = signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1;
-  if (!Number.isInteger(item) || item < min || item > max) throw bad(index, `an integer in [${min}, ${max}]`);
+/** Decodes a `:predict` response body against the outputs that were asked for, by the same rules. */
+export function decodeRestPredictResponse(
+  text: string | Uint8Array,
+  signature: RestSignature,
+): RestPredictResponse {
+  return readPredictResponseJson(asBytes(text), new Map(Object.entries(signature)));
 }

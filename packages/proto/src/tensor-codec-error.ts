@@ -1,3 +1,5 @@
+import { status } from '@grpc/grpc-js';
+
 export type TensorCodecErrorCode =
   | 'UNSUPPORTED_DTYPE'
   | 'UNKNOWN_SHAPE'
@@ -7,9 +9,14 @@ export type TensorCodecErrorCode =
   | 'BAD_VALUE'
   | 'BAD_JSON';
 
-/** A tensor that cannot be encoded or decoded as asked; the message says what was expected and what came. */
+/**
+ * A tensor that cannot be encoded or decoded as asked; the message says what was expected and what came.
+ * `grpcCode` is the status TF Serving gives the same failure: INVALID_ARGUMENT, or UNIMPLEMENTED for a dtype
+ * that has no conversion (json_tensor.cc's `Conversion of JSON Value ... to type`).
+ */
 export class TensorCodecError extends Error {
   override readonly name = 'TensorCodecError';
+  readonly grpcCode: status;
   constructor(
     readonly code: TensorCodecErrorCode,
     message: string,
@@ -17,5 +24,11 @@ export class TensorCodecError extends Error {
     readonly tensorName?: string,
   ) {
     super(tensorName === undefined ? message : `${tensorName}: ${message}`);
+    this.grpcCode = code === 'UNSUPPORTED_DTYPE' ? status.UNIMPLEMENTED : status.INVALID_ARGUMENT;
+  }
+
+  /** `INVALID_ARGUMENT: <message>`, as absl::Status prints itself inside TF Serving's nested messages. */
+  toStatusString(): string {
+    return `${status[this.grpcCode]}: ${this.message}`;
   }
 }

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TensorProtoSchema } from './gen/tensorflow/core/framework/tensor_pb.js';
@@ -261,6 +262,60 @@ describe('decodeTensor', () => {
     expect(() => decodeTensor(unknownDim)).toThrow(/dim 0 has size -1/);
   });
 
+  it('checks tensor_content against the shape before allocating: a huge shape is INVALID_ARGUMENT', () => {
+    const proto = create(TensorProtoSchema, {
+      dtype: DataType.DT_FLOAT,
+      tensorShape: { dim: [{ size: 2n ** 40n }] },
+      tensorContent: new Uint8Array(4),
+    });
+    expect(() => decodeTensor(proto, { name: 'x' })).toThrow(
+      expect.objectContaining({ code: 'CONTENT_SIZE', grpcCode: status.INVALID_ARGUMENT }),
+    );
+  });
+
+  it('bounds the elements a short repeated field may be broadcast to', () => {
+    const floats = create(TensorProtoSchema, {
+      dtype: DataType.DT_FLOAT,
+      tensorShape: { dim: [{ size: 2n ** 40n }] },
+      floatVal: [1],
+    });
+    expect(() => decodeTensor(floats, { name: 'x' })).toThrow(
+      new TensorCodecError(
+        'TOO_MANY_VALUES',
+        `shape [${2 ** 40}] holds ${2 ** 40} elements; at most ${2 ** 28} are decoded`,
+        'x',
+      ),
+    );
+    // 14 bytes on the wire asking for 3 million strings.
+    const strings = create(TensorProtoSchema, {
+      dtype: DataType.DT_STRING,
+      tensorShape: { dim: [{ size: 3_000_000n }] },
+      stringVal: [new Uint8Array(1)],
+    });
+    expect(toBinary(TensorProtoSchema, strings).byteLength).toBeLessThan(16);
+    expect(() => decodeTensor(strings, { maxElements: 1_000_000 })).toThrow(
+      expect.objectContaining({ code: 'TOO_MANY_VALUES', grpcCode: status.INVALID_ARGUMENT }),
+    );
+    expect(decodeTensor(strings).values).toHaveLength(3_000_000);
+  });
+
+  it('refuses a shape whose element count is past 2^53', () => {
+    const proto = create(TensorProtoSchema, {
+      dtype: DataType.DT_FLOAT,
+      tensorShape: { dim: [{ size: 2n ** 20n }, { size: 2n ** 20n }] },
+    });
+    expect(() => decodeTensor(proto)).toThrow(
+      expect.objectContaining({ code: 'TOO_MANY_VALUES', grpcCode: status.INVALID_ARGUMENT }),
+    );
+    const beyond = create(TensorProtoSchema, {
+      dtype: DataType.DT_FLOAT,
+      tensorShape: { dim: [{ size: 2n ** 30n }, { size: 2n ** 30n }, { size: 2n ** 30n }] },
+    });
+    expect(() => decodeTensor(beyond)).toThrow(
+      expect.objectContaining({ code: 'UNKNOWN_SHAPE', grpcCode: status.INVALID_ARGUMENT }),
+    );
+  });
+
   it('names the dtype it cannot decode', () => {
     const proto = create(TensorProtoSchema, { dtype: DataType.DT_COMPLEX64 });
     expect(() => decodeTensor(proto)).toThrow(/DT_COMPLEX64 is not supported/);
@@ -273,6 +328,47 @@ describe('encodeTensor', () => {
     expect(() => encodeTensor(tensor, { name: 'x' })).toThrow(
       new TensorCodecError('SHAPE_MISMATCH', 'shape [2,2] holds 4 values but 3 were given', 'x'),
     );
+  });
+
+  it.each([
+    [
+      'a Float64Array for DT_FLOAT',
+      DataType.DT_FLOAT,
+      Float64Array.of(1, 2),
+      'DT_FLOAT needs a Float32Array, got a Float64Array',
+    ],
+    [
+      'a plain array for DT_FLOAT',
+      DataType.DT_FLOAT,
+      [1, 2],
+      'DT_FLOAT needs a Float32Array, got a plain array',
+    ],
+    [
+      'a plain array of 300 for DT_UINT8',
+      DataType.DT_UINT8,
+      [300, 2],
+      'DT_UINT8 needs a Uint8Array, got a plain array',
+    ],
+    [
+      'an Int32Array for DT_INT64',
+      DataType.DT_INT64,
+      Int32Array.of(1, 2),
+      'DT_INT64 needs a BigInt64Array, got a Int32Array',
+    ],
+    [
+      'strings for DT_STRING',
+      DataType.DT_STRING,
+      ['a', 'b'],
+      'DT_STRING element 0 is string; expected a Uint8Array',
+    ],
+    ['a 2 for DT_BOOL', DataType.DT_BOOL, Uint8Array.of(1, 2), 'DT_BOOL element 1 is 2; expected 0 or 1'],
+  ])('refuses %s instead of writing other bytes', (_label, dtype, values, message) => {
+    const tensor = { dtype, shape: [2], values } as unknown as Tensor;
+    for (const form of ['content', 'repeated'] as const) {
+      expect(() => encodeTensor(tensor, { name: 'x', form })).toThrow(
+        new TensorCodecError('BAD_VALUE', message, 'x'),
+      );
+    }
   });
 
   it('writes a scalar with an empty shape', () => {

@@ -31,7 +31,19 @@ export interface EncodeTensorOptions {
 export interface DecodeTensorOptions {
   /** Names the tensor in errors. */
   name?: string;
+  /**
+   * The most elements a decoded tensor may hold (default DEFAULT_MAX_TENSOR_ELEMENTS). A repeated field
+   * shorter than the shape is broadcast, so a few bytes on the wire can ask for any count: the bound is
+   * checked before anything is allocated.
+   */
+  maxElements?: number;
 }
+
+/**
+ * 2^28 elements (1 GiB of float32): past what one TF Serving message can carry in tensor_content (the
+ * int32-maximum message limit), so only broadcast repeated fields reach it.
+ */
+export const DEFAULT_MAX_TENSOR_ELEMENTS = 2 ** 28;
 
 function requireInfo(dtype: DataType, name: string | undefined): DataTypeInfo {
   const found = dataTypeInfo(dtype);
@@ -48,12 +60,21 @@ function requireInfo(dtype: DataType, name: string | undefined): DataTypeInfo {
 export function decodeShape(shape: TensorShapeProto | undefined, name?: string): number[] {
   if (!shape) return [];
   if (shape.unknownRank) throw new TensorCodecError('UNKNOWN_SHAPE', 'shape has unknown rank', name);
+  let count = 1;
   return shape.dim.map((dim, index) => {
     const size = Number(dim.size);
     if (size < 0 || !Number.isSafeInteger(size)) {
       throw new TensorCodecError(
         'UNKNOWN_SHAPE',
         `dim ${index} has size ${dim.size}; a tensor needs every dim >= 0`,
+        name,
+      );
+    }
+    count *= size;
+    if (!Number.isSafeInteger(count)) {
+      throw new TensorCodecError(
+        'UNKNOWN_SHAPE',
+        `shape [${shape.dim.map((d) => d.size)}] holds more than 2^53 elements`,
         name,
       );
     }
@@ -72,11 +93,8 @@ export function decodeTensor(proto: TensorProto, options: DecodeTensorOptions = 
   const shape = decodeShape(proto.tensorShape, name);
   const count = elementCount(shape);
   const dtype = proto.dtype as SupportedDataType;
-  if (info.array === undefined) {
-    return { dtype: DataType.DT_STRING, shape, values: decodeStrings(proto.stringVal, count, name) };
-  }
-  const values = new info.array(count);
-  if (proto.tensorContent.byteLength > 0) {
+  if (proto.tensorContent.byteLength > 0 && info.array !== undefined) {
+    // Sizes first: the shape alone must not decide how much is allocated.
     const expected = count * info.itemSize;
     if (proto.tensorContent.byteLength !== expected) {
       throw new TensorCodecError(
@@ -85,10 +103,23 @@ export function decodeTensor(proto: TensorProto, options: DecodeTensorOptions = 
         name,
       );
     }
+    const values = new info.array(count);
     // One memcpy; the content may sit at any offset in the message buffer, so it is never viewed in place.
     new Uint8Array(values.buffer, values.byteOffset, expected).set(proto.tensorContent);
     return { dtype, shape, values } as Tensor;
   }
+  const maxElements = options.maxElements ?? DEFAULT_MAX_TENSOR_ELEMENTS;
+  if (count > maxElements) {
+    throw new TensorCodecError(
+      'TOO_MANY_VALUES',
+      `shape [${shape}] holds ${count} elements; at most ${maxElements} are decoded`,
+      name,
+    );
+  }
+  if (info.array === undefined) {
+    return { dtype: DataType.DT_STRING, shape, values: decodeStrings(proto.stringVal, count, name) };
+  }
+  const values = new info.array(count);
   fillFromRepeated(values, proto[info.repeatedField], count, info, name);
   return { dtype, shape, values } as Tensor;
 }
@@ -102,9 +133,8 @@ function decodeStrings(stringVal: Uint8Array[], count: number, name: string | un
     );
   }
   if (stringVal.length === count) return stringVal;
-  const last = stringVal.at(-1) ?? new Uint8Array(0);
-  const values = stringVal.slice();
-  while (values.length < count) values.push(last);
+  const values = new Array<Uint8Array>(count).fill(stringVal.at(-1) ?? new Uint8Array(0));
+  for (let i = 0; i < stringVal.length; i++) values[i] = stringVal[i] as Uint8Array;
   return values;
 }
 
@@ -141,6 +171,7 @@ function fillFromRepeated(
 export function encodeTensor(tensor: Tensor, options: EncodeTensorOptions = {}): TensorProto {
   const { name } = options;
   const info = requireInfo(tensor.dtype, name);
+  checkValuesType(tensor, info, name);
   checkShape(tensor, name);
   const proto = create(TensorProtoSchema, {
     dtype: tensor.dtype,
@@ -174,6 +205,45 @@ function writeRepeated(proto: TensorProto, values: NumericArray, info: DataTypeI
     default:
       proto[info.repeatedField] = Array.from(values as Exclude<NumericArray, BigInt64Array | BigUint64Array>);
   }
+}
+
+/** Runtime types are not trusted: values of another array type would be written as other bytes. */
+function checkValuesType(tensor: Tensor, info: DataTypeInfo, name: string | undefined): void {
+  const values: unknown = tensor.values;
+  const kind = describeValues(values);
+  if (info.array === undefined) {
+    if (!Array.isArray(values)) {
+      throw new TensorCodecError('BAD_VALUE', `${info.name} needs an array of Uint8Array, got ${kind}`, name);
+    }
+    const index = values.findIndex((item) => !(item instanceof Uint8Array));
+    if (index >= 0) {
+      throw new TensorCodecError(
+        'BAD_VALUE',
+        `${info.name} element ${index} is ${describeValues(values[index])}; expected a Uint8Array`,
+        name,
+      );
+    }
+    return;
+  }
+  if (!(values instanceof info.array)) {
+    throw new TensorCodecError('BAD_VALUE', `${info.name} needs a ${info.array.name}, got ${kind}`, name);
+  }
+  if (tensor.dtype === DataType.DT_BOOL) {
+    const index = (values as Uint8Array).findIndex((value) => value > 1);
+    if (index >= 0) {
+      throw new TensorCodecError(
+        'BAD_VALUE',
+        `DT_BOOL element ${index} is ${(values as Uint8Array)[index]}; expected 0 or 1`,
+        name,
+      );
+    }
+  }
+}
+
+function describeValues(values: unknown): string {
+  if (values === null || typeof values !== 'object') return String(values === null ? null : typeof values);
+  if (Array.isArray(values)) return 'a plain array';
+  return `a ${values.constructor?.name ?? 'object'}`;
 }
 
 function checkShape(tensor: Tensor, name: string | undefined): void {

@@ -35,6 +35,24 @@ describe('tfjs interop', () => {
     ).toThrow('ids: DT_INT64 element 0 is 1099511627776, outside int32, the widest integer tfjs holds');
   });
 
+  // What tfjs-node returns for a TensorFlow int64 output: an 'int32' tensor whose data is a BigInt64Array.
+  const int64Output = (values: bigint[]) =>
+    ({
+      dtype: 'int32',
+      shape: [values.length],
+      dataSync: () => BigInt64Array.from(values),
+    }) as unknown as tf.Tensor;
+
+  it('reads int64 outputs of tfjs-node exactly, past 2^53 included', () => {
+    expect(fromTfTensor(int64Output([0n, 2n ** 62n + 1n, -3n]), DataType.DT_INT64).values).toEqual(
+      BigInt64Array.of(0n, 2n ** 62n + 1n, -3n),
+    );
+    expect(fromTfTensor(int64Output([7n]), DataType.DT_INT32).values).toEqual(Int32Array.of(7));
+    expect(() => fromTfTensor(int64Output([2n ** 40n]), DataType.DT_INT32, 'ids')).toThrow(
+      'ids: element 0 is 1099511627776; DT_INT32 needs an integer in range',
+    );
+  });
+
   it('keeps strings as bytes both ways', () => {
     const bytes = [Uint8Array.of(0xff, 0), new TextEncoder().encode('ok')];
     const t = toTfTensor({ dtype: DataType.DT_STRING, shape: [2], values: bytes });

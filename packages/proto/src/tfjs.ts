@@ -89,8 +89,41 @@ export function fromTfTensor(tensor: tf.Tensor, dtype?: SupportedDataType, name?
     return { dtype: target, shape, values: tf.engine().readSync(tensor.dataId) as unknown as Uint8Array[] };
   }
   if (tensor.dtype === 'string' || tensor.dtype === 'complex64') throw mismatch(tensor, target, name);
-  const data = tensor.dataSync() as Float32Array | Int32Array | Uint8Array;
+  const data = tensor.dataSync() as Float32Array | Int32Array | Uint8Array | BigInt64Array;
+  // tfjs-node hands TensorFlow's int64 outputs over as 'int32' tensors whose data is a BigInt64Array.
+  if (data instanceof BigInt64Array)
+    return { dtype: target, shape, values: convertBigInts(data, target, name) } as Tensor;
   return { dtype: target, shape, values: convertNumbers(data, target, name) } as Tensor;
+}
+
+/** Exact 64-bit integers: kept for DT_INT64, range-checked for every other integer dtype. */
+function convertBigInts(data: BigInt64Array, target: SupportedDataType, name: string | undefined) {
+  if (target === DataType.DT_INT64) return BigInt64Array.from(data);
+  if (target === DataType.DT_UINT64) {
+    const index = data.findIndex((value) => value < 0n);
+    if (index >= 0) {
+      throw new TensorCodecError(
+        'BAD_VALUE',
+        `element ${index} is ${data[index]}; DT_UINT64 needs an integer in range`,
+        name,
+      );
+    }
+    return BigUint64Array.from(data);
+  }
+  if (target === DataType.DT_FLOAT || target === DataType.DT_DOUBLE || target === DataType.DT_BOOL) {
+    return convertNumbers(Float64Array.from(data, Number), target, name);
+  }
+  const safe = data.findIndex(
+    (value) => value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER),
+  );
+  if (safe >= 0) {
+    throw new TensorCodecError(
+      'BAD_VALUE',
+      `element ${safe} is ${data[safe]}; ${DataType[target]} needs an integer in range`,
+      name,
+    );
+  }
+  return convertNumbers(Float64Array.from(data, Number), target, name);
 }
 
 function mismatch(tensor: tf.Tensor, target: DataType, name: string | undefined): TensorCodecError {
@@ -102,7 +135,7 @@ function mismatch(tensor: tf.Tensor, target: DataType, name: string | undefined)
 }
 
 function convertNumbers(
-  data: Float32Array | Int32Array | Uint8Array,
+  data: Float32Array | Float64Array | Int32Array | Uint8Array,
   target: SupportedDataType,
   name: string | undefined,
 ) {

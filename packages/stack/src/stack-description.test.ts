@@ -92,7 +92,7 @@ describe('the stack description file', () => {
     );
     const bad = {
       ...sample,
-      clients: [{ id: 'x', secret: 7, models: [] }],
+      clients: [{ id: 'x', secret: 7, models: [], limits: {} }],
       gateway: { ...sample.gateway, http: 'ftp://x' },
     };
     let error: unknown;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -22,6 +23,27 @@ interface RunningCli {
 }
 
 const running: RunningCli[] = [];
+
+/** Ports free right now (the real flags have no "pick one": --port=0 is refused, --rest_api_port=0 is off). */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  const ports = await Promise.all(
+    servers.map(
+      (server) =>
+        new Promise<number>((resolve) =>
+          server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+        ),
+    ),
+  );
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** `--port=<free> --rest_api_port=<free>`, or the gRPC one alone. */
+async function portFlags(rest = true): Promise<string[]> {
+  const [grpc, http] = await freePorts(2);
+  return rest ? [`--port=${grpc}`, `--rest_api_port=${http}`] : [`--port=${grpc}`];
+}
 
 function startCli(args: string[], env: Record<string, string> = {}, wrapper: string[] = []): RunningCli {
   const { MODEL_NAME: _n, MODEL_BASE_PATH: _p, ...parentEnv } = process.env;
@@ -116,8 +138,7 @@ describe('tensorflow_model_server (the emulator CLI)', () => {
     async (signal, backend, backendLine) => {
       const cli = startCli(
         [
-          '--port=0',
-          '--rest_api_port=0',
+          ...(await portFlags()),
           '--model_name=half_plus_two',
           `--model_base_path=${repo.basePath('half_plus_two')}`,
         ],
@@ -138,7 +159,7 @@ describe('tensorflow_model_server (the emulator CLI)', () => {
   );
 
   it('serves MODEL_NAME from MODEL_BASE_PATH, as the Docker entrypoint does', async () => {
-    const cli = startCli(['--port=0', '--rest_api_port=0'], {
+    const cli = startCli(await portFlags(), {
       MODEL_NAME: 'classifier',
       MODEL_BASE_PATH: repo.root,
     });
@@ -151,7 +172,7 @@ describe('tensorflow_model_server (the emulator CLI)', () => {
 
   it('reports an unknown flag with the usage, as main.cc does, and still starts', async () => {
     const cli = startCli([
-      '--port=0',
+      ...(await portFlags(false)),
       '--no_such_flag=1',
       `--model_base_path=${repo.basePath('half_plus_two')}`,
     ]);
@@ -168,13 +189,26 @@ describe('tensorflow_model_server (the emulator CLI)', () => {
     );
   });
 
-  it('prints "Failed to start server. Error: ..." and exits 255 when a model folder is missing', async () => {
-    const missing = join(repo.root, 'missing');
-    const cli = startCli(['--port=0', '--model_name=m', `--model_base_path=${missing}`]);
+  it('refuses --port=0 as main.cc does: "Failed to start server. Error: ..." and exit code 255', async () => {
+    const cli = startCli(['--port=0', `--model_base_path=${repo.basePath('half_plus_two')}`]);
     expect(await cli.exit).toEqual({ code: 255, signal: null });
     expect(cli.stdout()).toBe(
-      `Failed to start server. Error: INVALID_ARGUMENT: Could not find base path ${missing} for servable m with error NOT_FOUND: ${missing} not found\n`,
+      'Failed to start server. Error: INVALID_ARGUMENT: At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.\n',
     );
+  });
+
+  it('waits for a model folder that is missing, logging each poll, and stops cleanly on SIGTERM', async () => {
+    const missing = join(repo.root, 'missing');
+    const cli = startCli([...(await portFlags(false)), '--model_name=m', `--model_base_path=${missing}`]);
+    await cli.waitFor(
+      new RegExp(
+        `E \\S+file_system_storage_path_source\\.cc:\\d+\\] FileSystemStoragePathSource encountered a filesystem access error: Could not find base path ${missing} for servable m`,
+      ),
+    );
+    expect(cli.stderr()).not.toContain('Running gRPC ModelServer');
+    cli.child.kill('SIGTERM');
+    expect(await cli.exit).toEqual({ code: 0, signal: null });
+    expect(cli.stdout()).toBe('');
   });
 
   it('prints its versions for --version', async () => {
@@ -203,8 +237,7 @@ describe('tensorflow_model_server (the emulator CLI)', () => {
       'max_batch_size { value: 8 } batch_timeout_micros { value: 1000 } num_batch_threads { value: 2 }',
     );
     const cli = startCli([
-      '--port=0',
-      '--rest_api_port=0',
+      ...(await portFlags()),
       `--model_config_file=${modelConfig}`,
       `--monitoring_config_file=${monitoring}`,
       '--enable_batching',
@@ -232,7 +265,11 @@ describe('tensorflow_model_server as PID 1, as in a container without an init', 
   // PID 1 gets no default signal handling: without its own SIGTERM handler `docker stop` would wait and kill.
   it.skipIf(!CAN_BE_PID_1)('stops gracefully on SIGTERM', async () => {
     const cli = startCli(
-      ['--port=0', '--model_name=half_plus_two', `--model_base_path=${repo.basePath('half_plus_two')}`],
+      [
+        ...(await portFlags(false)),
+        '--model_name=half_plus_two',
+        `--model_base_path=${repo.basePath('half_plus_two')}`,
+      ],
       {},
       ['unshare', '--pid', '--fork', '--kill-child'],
     );

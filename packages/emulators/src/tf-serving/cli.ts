@@ -3,6 +3,7 @@ import { PRODUCT_VERSIONS } from '@modelgate/policy';
 import { runIfEntryPoint } from '../entry-point.js';
 import { loadTfjs } from './backend/tfjs-backend.js';
 import { createModelRunner } from './model-runner-factory.js';
+import { ManagerStoppedError } from './servable-manager.js';
 import { ServerLog } from './server-log.js';
 import { entrypointArguments, parseServerFlags, unknownArgumentReport } from './server-options.js';
 import { TfServingEmulator } from './tf-serving-emulator.js';
@@ -54,6 +55,11 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
   try {
     await emulator.start();
   } catch (error) {
+    // A signal while start-up waits for models (a base path not there yet) is a stop, not a failure.
+    if (error instanceof ManagerStoppedError) {
+      await stopped;
+      return 0;
+    }
     io.stdout(`Failed to start server. Error: ${asTfServingError(error).toStatusString()}\n`);
     return 255;
   }

@@ -1,12 +1,15 @@
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import {
+  type AttrValue,
   DataType,
+  decodeTensor,
   type FunctionDef,
   type GraphDef,
   GraphDefSchema,
   type NodeDef,
   NodeDefSchema,
+  type OpDef,
   type SaverDef,
   TensorProtoSchema,
 } from '@modelgate/proto';
@@ -188,17 +191,38 @@ function prune(nodes: readonly NodeDef[], fetches: readonly string[]): NodeDef[]
   return nodes.filter((node) => needed.has(node.name));
 }
 
-/** tfjs weights hold float32 and int32: narrow float64 and int64 constants (tfjs computes in those anyway). */
-function tfjsConstant(node: NodeDef, dtype: DataType, shape: number[], bytes: Uint8Array): NodeDef {
+const INT32_MIN = -(2n ** 31n);
+const INT32_MAX = 2n ** 31n - 1n;
+
+/**
+ * tfjs weights hold int32, not int64: an int64 constant is narrowed when every value fits (Keras's Embedding
+ * compares int64 ids with int64 constants such as its input dim), and the graph is refused otherwise, so that
+ * no value is ever changed.
+ */
+function narrowedInt64(exportDir: string, node: NodeDef, bytes: Uint8Array): Uint8Array {
+  const wide = new BigInt64Array(bytes.slice().buffer);
+  const index = wide.findIndex((value) => value < INT32_MIN || value > INT32_MAX);
+  if (index >= 0) {
+    throw refuse(
+      exportDir,
+      `${node.op} ${node.name} holds the int64 value ${wide[index]}, which tfjs (int32 at most) cannot hold`,
+    );
+  }
+  return new Uint8Array(Int32Array.from(wide, (value) => Number(value)).buffer);
+}
+
+function tfjsConstant(
+  exportDir: string,
+  node: NodeDef,
+  dtype: DataType,
+  shape: number[],
+  bytes: Uint8Array,
+): NodeDef {
   let outDtype = dtype;
   let content = bytes;
-  if (dtype === DataType.DT_DOUBLE) {
-    const wide = new Float64Array(bytes.slice().buffer);
-    content = new Uint8Array(Float32Array.from(wide).buffer);
-    outDtype = DataType.DT_FLOAT;
-  } else if (dtype === DataType.DT_INT64) {
-    const wide = new BigInt64Array(bytes.slice().buffer);
-    content = new Uint8Array(Int32Array.from(wide, (value) => Number(value)).buffer);
+  if (dtype === DataType.DT_DOUBLE) throw doubleRefusal(exportDir, node);
+  if (dtype === DataType.DT_INT64) {
+    content = narrowedInt64(exportDir, node, bytes);
     outDtype = DataType.DT_INT32;
   }
   const tensor = create(TensorProtoSchema, {
@@ -216,9 +240,86 @@ function tfjsConstant(node: NodeDef, dtype: DataType, shape: number[], bytes: Ui
   });
 }
 
+/** tfjs computes float64 in float32: a graph that computes in double would answer other values. */
+function doubleRefusal(exportDir: string, node: NodeDef): TfServingError {
+  return refuse(
+    exportDir,
+    `op ${node.op} (node ${node.name}) computes in DT_DOUBLE, which tfjs would compute in float32`,
+  );
+}
+
+function usesDouble(node: NodeDef): boolean {
+  return Object.values(node.attr).some(
+    (attr) =>
+      (attr.value.case === 'type' && attr.value.value === DataType.DT_DOUBLE) ||
+      (attr.value.case === 'list' && attr.value.value.type.includes(DataType.DT_DOUBLE)),
+  );
+}
+
+/** Ops whose bodies are functions: tfjs-converter runs them from a function library this runner does not convert. */
+const FUNCTIONAL_CONTROL_FLOW = new Set([
+  'While',
+  'StatelessWhile',
+  'If',
+  'StatelessIf',
+  'Case',
+  'StatelessCase',
+]);
+/** Tables are filled by the SavedModel's init op, which this runner does not run. */
+const TABLE_OPS = new Set(['HashTable', 'HashTableV2', 'MutableHashTable', 'MutableHashTableV2']);
+
+/**
+ * A Const as tfjs can hold it: int64 narrowed to int32 when every value fits (else refused), double refused.
+ * Non-numeric and other dtypes go through unchanged.
+ */
+function tfjsConst(exportDir: string, node: NodeDef): NodeDef {
+  const value = node.attr.value?.value;
+  if (value?.case !== 'tensor') return node;
+  const tensor = value.value;
+  if (tensor.dtype === DataType.DT_DOUBLE) throw doubleRefusal(exportDir, node);
+  if (tensor.dtype !== DataType.DT_INT64) return node;
+  const decoded = decodeTensor(tensor, { name: node.name });
+  const values = decoded.values as BigInt64Array;
+  return tfjsConstant(
+    exportDir,
+    node,
+    DataType.DT_INT64,
+    decoded.shape,
+    new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
+  );
+}
+
+/**
+ * SavedModels are written with default-valued attrs stripped (Conv2D's `dilations`, MaxPool's `data_format`);
+ * TensorFlow's loader puts them back from the MetaGraphDef's stripped_op_list, and so does this.
+ */
+function withDefaultAttrs(node: NodeDef, opDef: OpDef | undefined): Record<string, AttrValue> {
+  if (!opDef) return node.attr;
+  let attr = node.attr;
+  for (const def of opDef.attr) {
+    if (def.defaultValue === undefined || def.name in attr) continue;
+    if (attr === node.attr) attr = { ...node.attr };
+    attr[def.name] = def.defaultValue;
+  }
+  return attr;
+}
+
+/**
+ * TensorFlow's session feeds a Placeholder whatever shape comes (the real server checks no input shape before
+ * running); tfjs-converter refuses a feed whose shape differs from the Placeholder's `shape` attr. Without the
+ * attr, tfjs runs the graph and its kernels answer as TensorFlow's would (an element-wise model takes any shape).
+ */
+function feedableAttrs(op: string, attr: Record<string, AttrValue>): Record<string, AttrValue> {
+  if (op !== 'Placeholder' || !('shape' in attr)) return attr;
+  const { shape: _shape, ...rest } = attr;
+  return rest;
+}
+
 export interface FreezeOptions {
   exportDir: string;
   saverDef: SaverDef | undefined;
+  /** The MetaGraphDef's stripped_op_list: the OpDefs whose attr defaults the export left out. */
+  opDefs?: readonly OpDef[];
   /** Tensor names (`y:0`) the signatures fetch. */
   fetches: readonly string[];
 }
@@ -226,6 +327,7 @@ export interface FreezeOptions {
 /** The plain, variable-free GraphDef for the fetches; refuses what tfjs-converter cannot run. */
 export async function freezeGraph(graphDef: GraphDef, options: FreezeOptions): Promise<GraphDef> {
   const { exportDir, fetches } = options;
+  const opDefs = new Map((options.opDefs ?? []).map((def) => [def.name, def]));
   const flat = new FunctionInliner(graphDef, exportDir).inline(graphDef.node);
   const variables = restoredVariables(flat);
   const kept = prune(flat, fetches);
@@ -239,19 +341,36 @@ export async function freezeGraph(graphDef: GraphDef, options: FreezeOptions): P
         throw refuse(exportDir, `variable ${node.name} is not restored by the SavedModel's restore op`);
       }
       const tensor = await bundle.read(key);
-      nodes.push(tfjsConstant(node, tensor.dtype, tensor.shape, tensor.bytes));
+      nodes.push(tfjsConstant(exportDir, node, tensor.dtype, tensor.shape, tensor.bytes));
       continue;
     }
     const op = node.op === 'ReadVariableOp' ? 'Identity' : node.op;
     if (!TFJS_CONVERTER_OPS.has(op)) {
       throw refuse(exportDir, `op ${op} (node ${node.name}) is not supported by tfjs-converter 4.22`);
     }
+    if (FUNCTIONAL_CONTROL_FLOW.has(op)) {
+      throw refuse(
+        exportDir,
+        `op ${op} (node ${node.name}) runs function bodies, which this runner does not convert`,
+      );
+    }
+    if (TABLE_OPS.has(op)) {
+      throw refuse(
+        exportDir,
+        `op ${op} (node ${node.name}) is filled by the SavedModel's init op, which this runner does not run`,
+      );
+    }
+    if (op === 'Const') {
+      nodes.push(tfjsConst(exportDir, node));
+      continue;
+    }
+    if (usesDouble(node)) throw doubleRefusal(exportDir, node);
     nodes.push(
       create(NodeDefSchema, {
         name: node.name,
         op,
         device: node.device,
-        attr: node.attr,
+        attr: feedableAttrs(op, withDefaultAttrs(node, opDefs.get(node.op))),
         input: node.input.filter((input) => !isControl(input)),
       }),
     );

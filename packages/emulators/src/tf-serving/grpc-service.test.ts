@@ -247,16 +247,25 @@ describe('Predict refusals (products.md 3c)', () => {
   );
 
   it.each([
-    ['classify', () => predictions.classify({ modelSpec: { name: 'classifier' } }), 'Classify'],
-    ['regress', () => predictions.regress({ modelSpec: { name: 'classifier' } }), 'Regress'],
-    ['multiInference', () => predictions.multiInference({}), 'MultiInference'],
-    ['handleReloadConfigRequest', () => models.handleReloadConfigRequest({}), 'HandleReloadConfigRequest'],
-  ] as const)('answers %s with UNIMPLEMENTED', async (_name, call, method) => {
+    [
+      'Classify on a predict signature',
+      () => predictions.classify({ modelSpec: { name: 'classifier' } }),
+      'No classification inputs found in SignatureDef: inputs {\n  key: "x"\n  value {\n    name: "x:0"\n    dtype: DT_FLOAT\n',
+    ],
+    [
+      'Regress on a predict signature',
+      () => predictions.regress({ modelSpec: { name: 'classifier' } }),
+      'No regression inputs found in SignatureDef: inputs {\n  key: "x"',
+    ],
+    [
+      'MultiInference without tasks',
+      () => predictions.multiInference({}),
+      'ModelSpec has no name specified.',
+    ],
+  ] as const)('refuses %s with INVALID_ARGUMENT and the real message', async (_name, call, message) => {
     const error = await failure(call());
-    expect({ code: error.code, details: error.details }).toEqual({
-      code: status.UNIMPLEMENTED,
-      details: `${method} is not implemented by the modelgate TF Serving emulator`,
-    });
+    expect(error.code).toBe(status.INVALID_ARGUMENT);
+    expect(error.details.startsWith(message)).toBe(true);
   });
 });
 

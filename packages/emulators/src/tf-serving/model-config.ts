@@ -104,6 +104,8 @@ export function modelConfigEntries(
   config: ModelServerConfig,
   options: ModelConfigOptions,
   log: ServerLog,
+  /** Whether a version is AVAILABLE now: none at start-up; a reload's labels may name those that are. */
+  isAvailable: (name: string, version: bigint) => boolean = () => false,
 ): ModelConfigEntry[] {
   if (config.config.case === undefined) {
     log.info('tensorflow_serving/model_servers/server_core.cc:500', 'Taking no action for empty config.');
@@ -131,11 +133,13 @@ export function modelConfigEntries(
   }
   if (!options.allowVersionLabelsForUnavailableModels) {
     for (const model of models) {
-      const [label] = Object.keys(model.versionLabels).sort();
-      if (label === undefined) continue;
-      throw TfServingError.failedPrecondition(
-        `Request to assign label to version ${model.versionLabels[label]} of model ${model.name}, which is not currently available for inference`,
-      );
+      for (const label of Object.keys(model.versionLabels).sort()) {
+        const version = model.versionLabels[label] as bigint;
+        if (isAvailable(model.name, version)) continue;
+        throw TfServingError.failedPrecondition(
+          `Request to assign label to version ${version} of model ${model.name}, which is not currently available for inference`,
+        );
+      }
     }
   }
   return models.map((model) => {

@@ -54,9 +54,8 @@ function indexChildrenByVersion(children: readonly string[], log: ServerLog): Ma
 /**
  * The versions a model's policy picks among the numbered children of its base path, as TF Serving's
  * FileSystemStoragePathSource picks them: `latest` the N highest, `all` every numbered child, `specific` the
- * listed ones that exist (warning about the others). A missing base path fails with the real message; no
- * version at all is a warning and an empty list (the real server then keeps polling and never finishes
- * starting; see README).
+ * listed ones that exist (warning about the others). A missing base path fails with the real message (the
+ * manager logs it and polls again); no version at all is a warning and an empty list.
  */
 export async function aspiredVersions(model: ModelConfigEntry, log: ServerLog): Promise<AspiredVersion[]> {
   const { basePath, name, versionPolicy: policy } = model;

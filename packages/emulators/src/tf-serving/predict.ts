@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import {
+  dataTypeString,
   decodeTensor,
   type ModelSpec,
   type PredictRequest,
@@ -10,7 +11,6 @@ import {
 import type { Batcher } from './batcher.js';
 import type { ServingMetrics } from './metrics.js';
 import type { ServableManager, VersionRequest } from './servable-manager.js';
-import { dataTypeString } from './tf-data-type-names.js';
 import { TfServingError } from './tf-serving-error.js';
 
 /** The signature a request runs when it names none (kDefaultServingSignatureDefKey). */
@@ -118,6 +118,27 @@ function outputAliases(signature: SignatureDef, filter: readonly string[]): stri
   return [...filter];
 }
 
+/** DirectSession::WaitForNotification's answer when RunOptions.timeout_in_ms passes. */
+export const RUN_TIMEOUT_MESSAGE = 'Timed out waiting for notification';
+
+/** The run, or DEADLINE_EXCEEDED once `timeoutMs` (> 0) has passed; the run itself is left to finish. */
+async function withTimeout<T>(run: Promise<T>, timeoutMs: number | undefined): Promise<T> {
+  if (timeoutMs === undefined || !(timeoutMs > 0) || !Number.isFinite(timeoutMs)) return run;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new TfServingError(status.DEADLINE_EXCEEDED, RUN_TIMEOUT_MESSAGE)),
+      timeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([run, timeout]);
+  } finally {
+    clearTimeout(timer);
+    run.catch(() => undefined);
+  }
+}
+
 export interface PredictorOptions {
   manager: ServableManager;
   metrics: ServingMetrics;
@@ -135,7 +156,12 @@ export interface PredictorOptions {
 export class Predictor {
   constructor(private readonly options: PredictorOptions) {}
 
-  async predict(request: PredictRequest): Promise<PredictOutcome> {
+  /**
+   * `timeoutMs` is the run's RunOptions.timeout_in_ms: the gRPC deadline (prediction_service_impl.cc, as
+   * enforce_session_run_timeout is on) or --rest_api_timeout_in_ms (http_rest_api_handler.cc); past it the
+   * answer is DEADLINE_EXCEEDED, as DirectSession gives it.
+   */
+  async predict(request: PredictRequest, options: { timeoutMs?: number } = {}): Promise<PredictOutcome> {
     const spec = request.modelSpec;
     if (!spec) throw TfServingError.invalidArgument('Missing ModelSpec');
     const handle = this.options.manager.handle(versionRequestOf(spec));
@@ -157,15 +183,16 @@ export class Predictor {
     verifyDtypes(signature, inputs);
     const started = performance.now();
     const { batcher } = this.options;
-    const outputs = batcher
-      ? await batcher.submit(
+    const run = batcher
+      ? batcher.submit(
           `${handle.name}\u0000${handle.version}\u0000${signatureName}\u0000${sorted(Object.keys(inputs)).join(',')}\u0000${aliases.join(',')}`,
           handle.servable,
           signatureName,
           inputs,
           aliases,
         )
-      : await handle.servable.run(signatureName, inputs, aliases);
+      : handle.servable.run(signatureName, inputs, aliases);
+    const outputs = await withTimeout(run, options.timeoutMs);
     this.options.metrics.recordRuntimeLatency(spec.name, 'Predict', (performance.now() - started) * 1000);
     return {
       name: spec.name,

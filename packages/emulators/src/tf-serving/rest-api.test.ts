@@ -110,6 +110,20 @@ describe('REST :predict', () => {
     },
   );
 
+  // The real server checks no input shape before running: TensorFlow feeds the Placeholder whatever comes.
+  it('runs an element-wise model on an input of another shape, as TensorFlow does', async () => {
+    const result = await post('/v1/models/half_plus_two:predict', '{"inputs": [[1.0, 2.0], [3.0, 4.0]]}');
+    expect({ status: result.status, body: parseRestJson(result.text) }).toEqual({
+      status: 200,
+      body: {
+        outputs: [
+          [2.5, 3],
+          [3.5, 4],
+        ],
+      },
+    });
+  });
+
   it('accepts integer JSON numbers for a float input, as json_tensor.cc does', async () => {
     const response = await post('/v1/models/classifier:predict', '{"instances": [[1, 2, 3, 4]]}');
     expect(response.status).toBe(200);
@@ -275,12 +289,25 @@ describe('REST refusals', () => {
     expectError(await post('/v1/models/half_plus_two:predict', body), 400, message);
   });
 
-  it.each(['classify', 'regress'])(':%s: 501 UNIMPLEMENTED', async (verb) => {
-    const name = verb === 'classify' ? 'Classify' : 'Regress';
-    expectError(
-      await post(`/v1/models/classifier:${verb}`, '{}'),
-      501,
-      `${name} is not implemented by the modelgate TF Serving emulator`,
+  it.each(['classify', 'regress'])(
+    ':%s reads the examples first, with json_tensor.cc message',
+    async (verb) => {
+      expectError(
+        await post(`/v1/models/classifier:${verb}`, '{}'),
+        400,
+        "JSON Value: {} When method is classify, key 'examples' is expected and was not found",
+      );
+    },
+  );
+
+  it(':classify on a predict signature: 400 with the real message', async () => {
+    const result = await post(
+      '/v1/models/classifier:classify',
+      '{"examples": [{"x": [1.0, 2.0, 3.0, 4.0]}]}',
+    );
+    expect(result.status).toBe(400);
+    expect(decodeRestError(result.text)).toMatch(
+      /^No classification inputs found in SignatureDef: inputs \{\n {2}key: "x"/,
     );
   });
 
@@ -327,12 +354,13 @@ describe('Prometheus metrics (monitoring on)', () => {
     );
     expect(result.text).toContain('# TYPE :tensorflow:serving:request_latency histogram');
     expect(result.text).toMatch(
-      /^:tensorflow:serving:request_latency_bucket\{le="10",model_name="half_plus_two",API="predict",entrypoint="REST"\} \d+$/m,
+      /^:tensorflow:serving:request_latency_bucket\{model_name="half_plus_two",API="predict",entrypoint="REST",le="10"\} \d+$/m,
     );
     expect(result.text).toMatch(
       /^:tensorflow:serving:runtime_latency_count\{model_name="half_plus_two",API="Predict",runtime="TF1"\} [1-9]/m,
     );
     expect(result.text).toContain('le="18"');
     expect(result.text).toContain('le="32.4"');
+    expect(result.text).not.toContain('# HELP');
   });
 });

@@ -2,18 +2,27 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { create } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
 import {
+  ClassificationRequestSchema,
+  ClassificationResultSchema,
   type DataType,
   encodeTensor,
   type ModelSpec,
   ModelSpecSchema,
   PredictRequestSchema,
+  RegressionRequestSchema,
+  RegressionResultSchema,
+  readClassifyRegressJson,
+  readPredictJson,
+  restErrorBody,
+  writeClassificationJson,
+  writePredictJson,
+  writeRegressionJson,
 } from '@modelgate/proto';
+import type { Inference } from './inference.js';
 import type { ServingMetrics } from './metrics.js';
 import { modelMetadata, modelStatus, SIGNATURE_DEF_FIELD } from './model-info.js';
 import { DEFAULT_SIGNATURE_KEY, type Predictor, versionRequestOf } from './predict.js';
 import { modelMetadataJson, modelStatusJson } from './proto-json.js';
-import { restErrorBody } from './rest-json-writer.js';
-import { readPredictJson, writePredictJson } from './rest-predict-json.js';
 import type { ServableManager } from './servable-manager.js';
 import { asTfServingError, httpStatusOf, TfServingError } from './tf-serving-error.js';
 
@@ -40,11 +49,14 @@ const CORS_HEADERS = {
 export interface RestApiOptions {
   manager: ServableManager;
   predictor: Predictor;
+  inference: Inference;
   metrics: ServingMetrics;
   /** Prometheus path when monitoring is on. */
   metricsPath: string | undefined;
   /** --rest_api_enable_cors_support */
   cors: boolean;
+  /** --rest_api_timeout_in_ms: each run's timeout; <= 0 none. */
+  timeoutMs?: number;
 }
 
 /** What a request named in its URL. */
@@ -193,10 +205,8 @@ export class RestApi {
   ): Promise<string> {
     if (route && method === 'POST') {
       if (route.method === 'predict') return this.predict(route, body);
-      if (route.method === 'classify' || route.method === 'regress') {
-        const verb = route.method === 'classify' ? 'Classify' : 'Regress';
-        throw TfServingError.unimplemented(`${verb} is not implemented by the modelgate TF Serving emulator`);
-      }
+      if (route.method === 'classify') return this.classify(route, body);
+      if (route.method === 'regress') return this.regress(route, body);
     }
     if (route && method === 'GET') {
       if (route.modelName === '') throw TfServingError.invalidArgument('Missing model name in request.');
@@ -208,6 +218,30 @@ export class RestApi {
       return modelStatusJson(modelStatus(this.options.manager, spec));
     }
     throw TfServingError.invalidArgument(`Malformed request: ${method} ${path}`);
+  }
+
+  /** http_rest_api_handler.cc ProcessClassifyRequest. */
+  private async classify(route: ModelRoute, body: Uint8Array): Promise<string> {
+    const json = readClassifyRegressJson(body);
+    const request = create(ClassificationRequestSchema, {
+      modelSpec: modelSpecOf(route, json.signatureName),
+      input: json.input,
+    });
+    return writeClassificationJson(
+      create(ClassificationResultSchema, (await this.options.inference.classify(request)).result),
+    );
+  }
+
+  /** http_rest_api_handler.cc ProcessRegressRequest. */
+  private async regress(route: ModelRoute, body: Uint8Array): Promise<string> {
+    const json = readClassifyRegressJson(body);
+    const request = create(RegressionRequestSchema, {
+      modelSpec: modelSpecOf(route, json.signatureName),
+      input: json.input,
+    });
+    return writeRegressionJson(
+      create(RegressionResultSchema, (await this.options.inference.regress(request)).result),
+    );
   }
 
   private async predict(route: ModelRoute, body: Uint8Array): Promise<string> {
@@ -228,7 +262,7 @@ export class RestApi {
         Object.entries(json.inputs).map(([alias, tensor]) => [alias, encodeTensor(tensor, { name: alias })]),
       ),
     });
-    const outcome = await predictor.predict(request);
+    const outcome = await predictor.predict(request, { timeoutMs: this.options.timeoutMs });
     return writePredictJson(outcome.outputs, json.format);
   }
 }

@@ -36,7 +36,7 @@ function entry(
 async function loaded(models: ModelConfigEntry[], tags = ['serve']) {
   const { log, messages } = collectingLog();
   const manager = new ServableManager({ runner, tags, log });
-  await manager.loadAll(models);
+  await manager.applyConfig(models);
   return { manager, messages };
 }
 
@@ -143,7 +143,7 @@ describe('loading model versions', () => {
   it('records a failed version as END with its error, as GetModelStatus shows it', async () => {
     const { log } = collectingLog();
     const manager = new ServableManager({ runner, tags: ['serve'], log });
-    await expect(manager.loadAll([entry('no_pb')])).rejects.toThrow();
+    await expect(manager.applyConfig([entry('no_pb')])).rejects.toThrow();
     expect(manager.versionStatuses('no_pb')).toEqual([
       expect.objectContaining({ version: 1n, state: State.END, errorCode: status.NOT_FOUND }),
     ]);
@@ -195,8 +195,8 @@ describe('finding the version a request names', () => {
   it('marks every version UNLOADING then END when unloading', () => {
     const { log } = collectingLog();
     const other = new ServableManager({ runner, tags: ['serve'], log });
-    return other.loadAll([entry('half_plus_two')]).then(() => {
-      other.unloadAll();
+    return other.applyConfig([entry('half_plus_two')]).then(() => {
+      other.stop();
       expect(other.versionStatuses('half_plus_two')).toEqual([
         { version: 1n, state: State.END, errorCode: status.OK, errorMessage: '' },
       ]);

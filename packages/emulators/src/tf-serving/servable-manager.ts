@@ -2,10 +2,10 @@ import { status } from '@grpc/grpc-js';
 import { ModelVersionStatus_State as State } from '@modelgate/proto';
 import type { ModelConfigEntry } from './model-config.js';
 import type { LoadedServable, ModelRunner } from './model-runner.js';
-import { aspiredVersions } from './model-versions.js';
+import { type AspiredVersion, aspiredVersions } from './model-versions.js';
 import { readMetaGraph } from './saved-model-reader.js';
 import type { ServerLog } from './server-log.js';
-import { asTfServingError, TfServingError } from './tf-serving-error.js';
+import { asTfServingError, codeName, TfServingError } from './tf-serving-error.js';
 
 /** A served version, as a request reaches it. */
 export interface ServableHandle {
@@ -48,47 +48,164 @@ export interface ServableManagerOptions {
   /** --saved_model_tags, split on commas. */
   tags: readonly string[];
   log: ServerLog;
+  /**
+   * --file_system_poll_wait_seconds (default 1): > 0 polls the base paths at that period, 0 polls once, < 0
+   * never (FileSystemStoragePathSource::SetAspiredVersionsCallback).
+   */
+  fileSystemPollWaitSeconds?: number;
+}
+
+const SOURCE = 'tensorflow_serving/sources/storage_path/file_system_storage_path_source.cc';
+const SERVER_CORE = 'tensorflow_serving/model_servers/server_core.cc';
+
+/** Why start() or a reload stopped waiting: the manager was stopped. */
+export class ManagerStoppedError extends TfServingError {
+  constructor() {
+    super(status.CANCELLED, 'The model server is stopping');
+  }
 }
 
 /**
- * The loaded versions of every model, with TF Serving's lookups: Latest/Specific/label resolution and the
- * real NOT_FOUND and INVALID_ARGUMENT messages (core/basic_manager.cc, model_servers/server_core.cc), and the
- * version states GetModelStatus reports.
+ * The versions of every configured model, kept in step with the file system as TF Serving's
+ * FileSystemStoragePathSource and AspiredVersionsManager keep them: each poll aspires the versions the policy
+ * picks, loads the new ones, and only then unloads the ones no longer aspired (AvailabilityPreservingPolicy);
+ * a missing base path fails the whole poll and is retried at the next. With TF Serving's lookups:
+ * Latest/Specific/label resolution and the real NOT_FOUND and INVALID_ARGUMENT messages
+ * (core/basic_manager.cc, model_servers/server_core.cc), and the version states GetModelStatus reports.
  */
 export class ServableManager {
   private readonly models = new Map<string, Map<bigint, VersionEntry>>();
   private readonly labels = new Map<string, ReadonlyMap<string, bigint>>();
+  private config: readonly ModelConfigEntry[] = [];
+  /** Polls and config changes run one at a time, in order. */
+  private queue: Promise<unknown> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly pollListeners = new Set<() => void>();
 
   constructor(private readonly options: ServableManagerOptions) {}
 
+  private serialized<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
   /**
-   * Loads every aspired version of every model. Like the real server's start-up, fails when any version
-   * cannot load, with UNKNOWN `N model(s) did not become available: {...}` naming each version and its error.
+   * ServerCore's part of ReloadConfig: models no longer listed are unloaded, new ones are polled for, and the
+   * call returns once each new model has a version AVAILABLE, or fails as the real server does
+   * (UNKNOWN `N model(s) did not become available: {...}`) when its versions all failed to load. A model
+   * whose base path is missing or empty is waited for, poll after poll, as the real server waits for it.
    */
-  async loadAll(models: readonly ModelConfigEntry[]): Promise<void> {
+  async applyConfig(models: readonly ModelConfigEntry[]): Promise<void> {
     const { log } = this.options;
-    log.info('tensorflow_serving/model_servers/server_core.cc:516', 'Adding/updating models.');
-    const failures: string[] = [];
-    for (const model of models) {
-      log.info('tensorflow_serving/model_servers/server_core.cc:645', ` (Re-)adding model: ${model.name}`);
-      const versions = new Map<bigint, VersionEntry>();
-      this.models.set(model.name, versions);
-      this.labels.set(model.name, model.versionLabels);
-      for (const { version, path } of await aspiredVersions(model, log)) {
-        const error = await this.loadVersion(model.name, version, path, versions);
-        if (error)
-          failures.push(
-            `{${servableIdString(model.name, version)} due to error: ${error.toStatusString()}}, `,
-          );
+    log.info(`${SERVER_CORE}:516`, 'Adding/updating models.');
+    const known = new Set(this.config.map((model) => model.name));
+    const fresh = models.filter((model) => !known.has(model.name)).map((model) => model.name);
+    await this.serialized(async () => {
+      const listed = new Set(models.map((model) => model.name));
+      for (const [name, versions] of this.models) {
+        if (!listed.has(name)) this.unloadVersions(name, versions, () => true);
       }
+      for (const model of models) {
+        log.info(`${SERVER_CORE}:645`, ` (Re-)adding model: ${model.name}`);
+        this.labels.set(model.name, model.versionLabels);
+      }
+      this.config = models;
+    });
+    this.startPolling();
+    await this.waitUntilAvailable(fresh);
+    log.info(`${SERVER_CORE}:537`, 'Finished adding/updating models');
+  }
+
+  /** Whether a version is AVAILABLE now (for labels given in a reloaded config). */
+  isAvailable(name: string, version: bigint): boolean {
+    return this.models.get(name)?.get(version)?.status.state === State.AVAILABLE;
+  }
+
+  /** A poll now (a config change is acted on at once), then one every period unless the flag says otherwise. */
+  private startPolling(): void {
+    const seconds = this.options.fileSystemPollWaitSeconds ?? 1;
+    if (seconds < 0) return;
+    void this.poll();
+    if (seconds > 0 && !this.timer) {
+      this.timer = setInterval(() => void this.poll(), seconds * 1000);
+      this.timer.unref();
     }
-    if (failures.length > 0) {
-      throw new TfServingError(
-        status.UNKNOWN,
-        `${failures.length} model(s) did not become available: {${failures.join('')}}`,
-      );
+  }
+
+  /** One pass of FileSystemStoragePathSource::PollFileSystemAndInvokeCallback and the manager's actions. */
+  poll(): Promise<void> {
+    return this.serialized(async () => {
+      if (this.stopped) return;
+      const { log } = this.options;
+      const found: [ModelConfigEntry, AspiredVersion[]][] = [];
+      try {
+        for (const model of this.config) found.push([model, await aspiredVersions(model, log)]);
+      } catch (cause) {
+        log.error(
+          `${SOURCE}:416`,
+          `FileSystemStoragePathSource encountered a filesystem access error: ${asTfServingError(cause).message}`,
+        );
+        return;
+      }
+      for (const [model, aspired] of found) await this.reconcile(model.name, aspired);
+    }).finally(() => {
+      for (const listener of this.pollListeners) listener();
+    });
+  }
+
+  /** Loads the newly aspired versions, then unloads those no longer aspired. */
+  private async reconcile(name: string, aspired: readonly AspiredVersion[]): Promise<void> {
+    let versions = this.models.get(name);
+    if (!versions) {
+      versions = new Map();
+      this.models.set(name, versions);
     }
-    log.info('tensorflow_serving/model_servers/server_core.cc:537', 'Finished adding/updating models');
+    for (const { version, path } of aspired) {
+      const entry = versions.get(version);
+      // A version that failed stays END with its error, as the real manager keeps it after its retries.
+      if (entry && (entry.status.state !== State.END || entry.status.errorCode !== status.OK)) continue;
+      await this.loadVersion(name, version, path, versions);
+    }
+    const wanted = new Set(aspired.map((item) => item.version));
+    this.unloadVersions(name, versions, (version) => !wanted.has(version));
+  }
+
+  /** Resolves once every named model has an AVAILABLE version; fails when one's versions all failed. */
+  private waitUntilAvailable(names: readonly string[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.stopped) return finish(new ManagerStoppedError());
+        const failures: string[] = [];
+        // ServerCore::WaitUntilModelsAvailable waits for Latest(model): the highest version found.
+        for (const name of names) {
+          const latest = [...(this.models.get(name)?.values() ?? [])].sort((a, b) =>
+            byVersionDescending(a.status.version, b.status.version),
+          )[0];
+          if (latest?.status.state === State.AVAILABLE) continue;
+          if (!latest || latest.status.errorCode === status.OK) return;
+          failures.push(
+            `{${servableIdString(name, latest.status.version)} due to error: ${codeName(latest.status.errorCode)}: ${latest.status.errorMessage}}, `,
+          );
+        }
+        if (failures.length === 0) return finish();
+        finish(
+          new TfServingError(
+            status.UNKNOWN,
+            `${failures.length} model(s) did not become available: {${failures.join('')}}`,
+          ),
+        );
+      };
+      const finish = (error?: Error) => {
+        this.pollListeners.delete(check);
+        if (error) reject(error);
+        else resolve();
+      };
+      this.pollListeners.add(check);
+      // Settled already when the models are known; otherwise the next poll settles it.
+      if (names.length === 0) finish();
+    });
   }
 
   private async loadVersion(
@@ -96,21 +213,21 @@ export class ServableManager {
     version: bigint,
     exportDir: string,
     versions: Map<bigint, VersionEntry>,
-  ): Promise<TfServingError | undefined> {
+  ): Promise<void> {
     const { log, runner, tags } = this.options;
     const id = servableIdString(name, version);
     const entry: VersionEntry = {
-      status: { version, state: State.LOADING, errorCode: status.OK, errorMessage: '' },
+      status: { version, state: State.START, errorCode: status.OK, errorMessage: '' },
     };
     versions.set(version, entry);
     log.info(`${HARNESS}:70`, `Approving load for servable version ${id}`);
+    entry.status.state = State.LOADING;
     log.info(`${HARNESS}:78`, `Loading servable version ${id}`);
     try {
       const metaGraph = await readMetaGraph(exportDir, tags, log);
       entry.servable = await runner.load({ exportDir, metaGraph, tags });
       entry.status.state = State.AVAILABLE;
       log.info(`${HARNESS}:108`, `Successfully loaded servable version ${id}`);
-      return undefined;
     } catch (cause) {
       const error = asTfServingError(cause);
       entry.status = { version, state: State.END, errorCode: error.code, errorMessage: error.message };
@@ -118,7 +235,24 @@ export class ServableManager {
         'tensorflow_serving/util/retrier.cc:40',
         `Loading servable: ${id} failed: ${error.toStatusString()}`,
       );
-      return error;
+    }
+  }
+
+  /** UNLOADING, then END, for each AVAILABLE version `which` picks. */
+  private unloadVersions(
+    name: string,
+    versions: ReadonlyMap<bigint, VersionEntry>,
+    which: (version: bigint) => boolean,
+  ): void {
+    for (const entry of versions.values()) {
+      if (entry.status.state !== State.AVAILABLE || !which(entry.status.version)) continue;
+      const id = servableIdString(name, entry.status.version);
+      entry.status.state = State.UNLOADING;
+      this.options.log.info(`${HARNESS}:137`, `Unloading servable version ${id}`);
+      entry.servable?.dispose();
+      entry.servable = undefined;
+      entry.status.state = State.END;
+      this.options.log.info(`${HARNESS}:155`, `Done unloading servable version ${id}`);
     }
   }
 
@@ -155,20 +289,12 @@ export class ServableManager {
       .sort((a, b) => byVersionDescending(a.version, b.version));
   }
 
-  /** Unloads every version (UNLOADING, then END), as the server does when it stops. */
-  unloadAll(): void {
-    for (const [name, versions] of this.models) {
-      for (const entry of versions.values()) {
-        if (entry.status.state !== State.AVAILABLE) continue;
-        entry.status.state = State.UNLOADING;
-        entry.servable?.dispose();
-        entry.servable = undefined;
-        entry.status.state = State.END;
-        this.options.log.info(
-          `${HARNESS}:155`,
-          `Done unloading servable version ${servableIdString(name, entry.status.version)}`,
-        );
-      }
-    }
+  /** Stops polling, releases whoever waits for models, and unloads every version, as the server does when it stops. */
+  stop(): void {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.timer = undefined;
+    for (const listener of this.pollListeners) listener();
+    for (const [name, versions] of this.models) this.unloadVersions(name, versions, () => true);
   }
 }

@@ -37,15 +37,28 @@ describe('tensorflow_model_server flags', () => {
     expect(run(parseServerFlags([])).options).toEqual(DEFAULT_SERVER_OPTIONS);
     expect(DEFAULT_SERVER_OPTIONS).toMatchObject({
       port: 8500,
-      restApiPort: undefined,
+      restApiPort: 0,
+      fileSystemPollWaitSeconds: 1,
+      modelConfigFilePollWaitSeconds: 0,
       modelName: 'default',
       savedModelTags: 'serve',
     });
   });
 
-  it('takes an explicit --rest_api_port=0 as "pick a port" and leaves REST off without the flag', () => {
-    expect(run(parseServerFlags(['--rest_api_port=0'])).options.restApiPort).toBe(0);
-    expect(run(parseServerFlags(['--port=0'])).options.restApiPort).toBeUndefined();
+  it('reads --rest_api_port=0 as the default it is (REST off), and the polling flags as acting', () => {
+    const parsed = run(
+      parseServerFlags([
+        '--rest_api_port=0',
+        '--file_system_poll_wait_seconds=5',
+        '--model_config_file_poll_wait_seconds=60',
+      ]),
+    );
+    expect(parsed.options).toMatchObject({
+      restApiPort: 0,
+      fileSystemPollWaitSeconds: 5,
+      modelConfigFilePollWaitSeconds: 60,
+    });
+    expect(parsed.flagsWithoutEffect).toEqual([]);
   });
 
   it.each([

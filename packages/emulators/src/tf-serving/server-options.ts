@@ -27,7 +27,12 @@ const CPUS = availableParallelism();
 const FLAGS: ReadonlyArray<readonly [name: string, spec: FlagSpec]> = [
   [
     'port',
-    { type: 'int32', display: 8500, option: 'port', help: 'gRPC port. Emulator: 0 picks a free port.' },
+    {
+      type: 'int32',
+      display: 8500,
+      option: 'port',
+      help: 'gRPC port; 0 is refused (no --grpc_socket_path here). From code: pickFreeGrpcPort.',
+    },
   ],
   ['grpc_socket_path', { type: 'string', display: '', help: 'UNIX socket for gRPC (emulator: ignored).' }],
   [
@@ -36,13 +41,18 @@ const FLAGS: ReadonlyArray<readonly [name: string, spec: FlagSpec]> = [
       type: 'int32',
       display: 0,
       option: 'restApiPort',
-      help: 'REST port; off unless set. Emulator: an explicit 0 picks a free port.',
+      help: 'REST port; 0 (the default) is REST off. From code: pickFreeRestPort.',
     },
   ],
   ['rest_api_num_threads', { type: 'int32', display: 4 * CPUS, help: 'REST threads (emulator: ignored).' }],
   [
     'rest_api_timeout_in_ms',
-    { type: 'int32', display: 30000, help: 'REST call timeout (emulator: no run timeout).' },
+    {
+      type: 'int32',
+      display: 30000,
+      option: 'restApiTimeoutInMs',
+      help: 'Run timeout of REST calls (504 DEADLINE_EXCEEDED past it); <= 0: none.',
+    },
   ],
   [
     'rest_api_enable_cors_support',
@@ -90,7 +100,12 @@ const FLAGS: ReadonlyArray<readonly [name: string, spec: FlagSpec]> = [
   ],
   [
     'model_config_file_poll_wait_seconds',
-    { type: 'int32', display: 0, help: 'Config file re-read interval (emulator: read once).' },
+    {
+      type: 'int32',
+      display: 0,
+      option: 'modelConfigFilePollWaitSeconds',
+      help: 'Seconds between re-reads of --model_config_file; 0 reads it once.',
+    },
   ],
   [
     'model_name',
@@ -114,7 +129,12 @@ const FLAGS: ReadonlyArray<readonly [name: string, spec: FlagSpec]> = [
   ],
   [
     'file_system_poll_wait_seconds',
-    { type: 'int32', display: 1, help: 'Version folder polling (emulator: scanned once at start).' },
+    {
+      type: 'int32',
+      display: 1,
+      option: 'fileSystemPollWaitSeconds',
+      help: 'Seconds between scans of the version folders; 0 scans once, < 0 never.',
+    },
   ],
   ['flush_filesystem_caches', { type: 'bool', display: true, help: 'Emulator: ignored.' }],
   ['tensorflow_session_parallelism', { type: 'int64', display: 0, help: 'Emulator: ignored.' }],
@@ -183,15 +203,21 @@ const FLAG_SPECS: ReadonlyMap<string, FlagSpec> = new Map(FLAGS);
 
 /** The settings the emulator acts on, named after their flags. */
 export interface ServerOptions {
-  /** gRPC port; 0 picks a free one (the real server refuses 0 without --grpc_socket_path). */
+  /** gRPC port; 0 is refused, as the real server refuses it without --grpc_socket_path. */
   port: number;
-  /** REST port; undefined is off (the real default); 0 picks a free one. */
-  restApiPort: number | undefined;
+  /** REST port; 0 is REST off (the real default). */
+  restApiPort: number;
   restApiEnableCorsSupport: boolean;
+  /** --rest_api_timeout_in_ms: the run timeout of REST calls; <= 0 none. */
+  restApiTimeoutInMs: number;
   enableBatching: boolean;
   batchingParametersFile: string;
   allowVersionLabelsForUnavailableModels: boolean;
   modelConfigFile: string;
+  /** --model_config_file_poll_wait_seconds: > 0 re-reads the config file at that period. */
+  modelConfigFilePollWaitSeconds: number;
+  /** --file_system_poll_wait_seconds: > 0 rescans the version folders at that period, 0 once, < 0 never. */
+  fileSystemPollWaitSeconds: number;
   modelName: string;
   modelBasePath: string;
   monitoringConfigFile: string;
@@ -205,12 +231,15 @@ export interface ServerOptions {
 /** The real server's defaults, in one place. */
 export const DEFAULT_SERVER_OPTIONS: Readonly<ServerOptions> = Object.freeze({
   port: 8500,
-  restApiPort: undefined,
+  restApiPort: 0,
   restApiEnableCorsSupport: false,
+  restApiTimeoutInMs: 30_000,
   enableBatching: false,
   batchingParametersFile: '',
   allowVersionLabelsForUnavailableModels: false,
   modelConfigFile: '',
+  modelConfigFilePollWaitSeconds: 0,
+  fileSystemPollWaitSeconds: 1,
   modelName: 'default',
   modelBasePath: '',
   monitoringConfigFile: '',

@@ -8,6 +8,7 @@ import {
   DataType,
   decodeTensor,
   encodeTensor,
+  MonitoringConfigSchema,
   PredictionService,
   type Tensor,
 } from '@modelgate/proto';
@@ -31,7 +32,7 @@ afterAll(() => repo.remove());
 function emulator(options: ConstructorParameters<typeof TfServingEmulator>[0] = {}) {
   const lines: string[] = [];
   const instance = new TfServingEmulator({
-    port: 0,
+    pickFreeGrpcPort: true,
     modelName: 'half_plus_two',
     modelBasePath: repo.basePath('half_plus_two'),
     runner,
@@ -42,8 +43,8 @@ function emulator(options: ConstructorParameters<typeof TfServingEmulator>[0] = 
 }
 
 describe('TfServingEmulator from code', () => {
-  it('picks free ports for port 0 and logs the real ready lines with them, gRPC first', async () => {
-    const { instance, lines } = emulator({ restApiPort: 0 });
+  it('picks free ports when asked from code and logs the real ready lines with them, gRPC first', async () => {
+    const { instance, lines } = emulator({ pickFreeRestPort: true });
     const { grpcPort, restPort } = await instance.start();
     try {
       expect(grpcPort).toBeGreaterThan(0);
@@ -64,18 +65,30 @@ describe('TfServingEmulator from code', () => {
     }
   });
 
-  it('leaves REST off without restApiPort, as the real default', async () => {
-    const { instance, lines } = emulator();
-    expect((await instance.start()).restPort).toBeUndefined();
-    await instance.stop();
-    expect(lines.some((line) => line.includes('Exporting HTTP/REST API'))).toBe(false);
+  it.each([{}, { restApiPort: 0 }])(
+    'leaves REST off with %o, as --rest_api_port=0 means',
+    async (options) => {
+      const { instance, lines } = emulator(options);
+      expect((await instance.start()).restPort).toBeUndefined();
+      await instance.stop();
+      expect(lines.some((line) => line.includes('Exporting HTTP/REST API'))).toBe(false);
+    },
+  );
+
+  it('refuses port 0 as the real server does, before loading any model', async () => {
+    const { instance, lines } = emulator({ pickFreeGrpcPort: false, port: 0 });
+    await expect(instance.start()).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+      message: 'At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.',
+    });
+    expect(lines.some((line) => line.includes('Loading servable version'))).toBe(false);
   });
 
   it('skips REST on the gRPC port, with the real error line', async () => {
     const probe = emulator();
     const { grpcPort } = await probe.instance.start();
     await probe.instance.stop();
-    const { instance, lines } = emulator({ port: grpcPort, restApiPort: grpcPort });
+    const { instance, lines } = emulator({ pickFreeGrpcPort: false, port: grpcPort, restApiPort: grpcPort });
     try {
       expect((await instance.start()).restPort).toBeUndefined();
       expect(lines.some((line) => line.endsWith('Skipped exporting HTTP/REST API.'))).toBe(true);
@@ -129,11 +142,55 @@ describe('TfServingEmulator from code', () => {
   });
 });
 
+describe('run timeouts', () => {
+  it('answers REST 504 DEADLINE_EXCEEDED past --rest_api_timeout_in_ms, as DirectSession times out', async () => {
+    const slow = countingRunner(runner, { delayMs: 400 });
+    const { instance } = emulator({ runner: slow, pickFreeRestPort: true, restApiTimeoutInMs: 50 });
+    const { restPort } = await instance.start();
+    try {
+      const response = await fetch(`http://127.0.0.1:${restPort}/v1/models/half_plus_two:predict`, {
+        method: 'POST',
+        body: '{"instances": [1]}',
+      });
+      expect({ status: response.status, body: await response.text() }).toEqual({
+        status: 504,
+        body: '{\n    "error": "Timed out waiting for notification"\n}',
+      });
+    } finally {
+      await instance.stop();
+    }
+  });
+
+  it('ends a gRPC run at the client deadline and counts it as DEADLINE_EXCEEDED', async () => {
+    const slow = countingRunner(runner, { delayMs: 400 });
+    const { instance } = emulator({
+      runner: slow,
+      pickFreeRestPort: true,
+      monitoringConfig: create(MonitoringConfigSchema, { prometheusConfig: { enable: true } }),
+    });
+    const { grpcPort, restPort } = await instance.start();
+    const client = createPromiseClient(PredictionService, `localhost:${grpcPort}`);
+    try {
+      await expect(
+        client.predict(predictRequest(DEFAULT_POLICY, { model: 'half_plus_two' }), { timeoutMs: 50 }),
+      ).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
+      const counted =
+        ':tensorflow:serving:request_count{model_name="half_plus_two",status="DEADLINE_EXCEEDED"} 1';
+      const page = () =>
+        fetch(`http://127.0.0.1:${restPort}/monitoring/prometheus/metrics`).then((r) => r.text());
+      while (!(await page()).includes(counted)) await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      client.close();
+      await instance.stop();
+    }
+  });
+});
+
 describe('server-side batching through gRPC', () => {
   it('runs 16 concurrent batch-1 requests as fewer runs, each answer its own', async () => {
     const counting = countingRunner(runner);
     const served = await serveFixtures(counting, {
-      restApiPort: undefined,
+      pickFreeRestPort: false,
       enableBatching: true,
       batchingParameters: create(BatchingParametersSchema, {
         maxBatchSize: 8n,
@@ -172,7 +229,7 @@ describe('server-side batching through gRPC', () => {
 
   it('refuses a request larger than max_batch_size with the scheduler message', async () => {
     const served = await serveFixtures(runner, {
-      restApiPort: undefined,
+      pickFreeRestPort: false,
       enableBatching: true,
       batchingParameters: create(BatchingParametersSchema, { maxBatchSize: 2n }),
     });

@@ -1,5 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { equals } from '@bufbuild/protobuf';
 import { Server as GrpcServer, ServerCredentials } from '@grpc/grpc-js';
 import {
   type BatchingParameters,
@@ -13,8 +14,9 @@ import {
 import { loadTfjs } from './backend/tfjs-backend.js';
 import { Batcher, batchingOptionsFrom } from './batcher.js';
 import { addTfServingServices } from './grpc-service.js';
+import { Inference } from './inference.js';
 import { DEFAULT_PROMETHEUS_PATH, ServingMetrics } from './metrics.js';
-import { type ModelConfigEntry, modelConfigEntries, singleModelConfig } from './model-config.js';
+import { modelConfigEntries, singleModelConfig } from './model-config.js';
 import type { ModelRunner } from './model-runner.js';
 import { createModelRunner } from './model-runner-factory.js';
 import { Predictor } from './predict.js';
@@ -23,7 +25,7 @@ import { ServableManager } from './servable-manager.js';
 import { type LogSink, ServerLog } from './server-log.js';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from './server-options.js';
 import { readTextProtoFile } from './text-proto-file.js';
-import { TfServingError } from './tf-serving-error.js';
+import { asTfServingError, TfServingError } from './tf-serving-error.js';
 
 /** How to start the emulator from code: the real flags (camelCased), plus what the CLI cannot pass. */
 export interface TfServingEmulatorOptions extends Partial<ServerOptions> {
@@ -39,16 +41,21 @@ export interface TfServingEmulatorOptions extends Partial<ServerOptions> {
   log?: LogSink;
   /** Address both servers bind; default 0.0.0.0, as TF Serving's gRPC server binds. */
   host?: string;
+  /** Bind gRPC on a free port instead of `port` (the flag cannot ask for this: --port=0 is refused). */
+  pickFreeGrpcPort?: boolean;
+  /** Serve REST on a free port instead of `restApiPort` (the flag's 0 means REST off). */
+  pickFreeRestPort?: boolean;
 }
 
 /** A running emulator's endpoints. */
 export interface StartedTfServing {
   grpcPort: number;
-  /** Undefined when REST is off (no --rest_api_port). */
+  /** Undefined when REST is off (--rest_api_port 0, the default). */
   restPort: number | undefined;
 }
 
 const SERVER = 'tensorflow_serving/model_servers/server.cc';
+const SERVER_CORE = 'tensorflow_serving/model_servers/server_core.cc';
 const STOP_GRACE_MS = 10_000;
 
 const stderrSink: LogSink = (line) => process.stderr.write(`${line}\n`);
@@ -56,7 +63,7 @@ const stderrSink: LogSink = (line) => process.stderr.write(`${line}\n`);
 /**
  * TensorFlow Serving as a local server: loads the configured SavedModels, then serves gRPC
  * (PredictionService, ModelService) and, when --rest_api_port is set, the REST API and the Prometheus page,
- * logging the real server's lines. `start()` resolves with the ports once both listen (0 picks a free one);
+ * logging the real server's lines. `start()` resolves with the ports once both listen (pickFreeGrpcPort/pickFreeRestPort pick free ones);
  * `stop()` refuses new work, lets in-flight requests finish and unloads the models.
  */
 export class TfServingEmulator {
@@ -66,6 +73,9 @@ export class TfServingEmulator {
   private http: HttpServer | undefined;
   private batcher: Batcher | undefined;
   private manager: ServableManager | undefined;
+  private configPoll: NodeJS.Timeout | undefined;
+  /** The config ServerCore holds: what reloads are compared with. */
+  private currentConfig: ModelServerConfig | undefined;
   private state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   private starting: Promise<StartedTfServing> | undefined;
 
@@ -90,12 +100,27 @@ export class TfServingEmulator {
 
   private async startServers(): Promise<StartedTfServing> {
     const options = this.options;
-    const models = await this.modelEntries();
+    if (options.port === 0 && !this.init.pickFreeGrpcPort) {
+      throw TfServingError.invalidArgument(
+        'At least one of server_options.grpc_port or server_options.grpc_socket_path must be set.',
+      );
+    }
+    const config = await this.modelServerConfig();
+    const models = modelConfigEntries(config, this.options, this.log);
     const batcher = await this.createBatcher();
     const runner = this.init.runner ?? (await createModelRunner({ loadTfjs }));
-    const manager = new ServableManager({ runner, tags: options.savedModelTags.split(','), log: this.log });
+    const manager = new ServableManager({
+      runner,
+      tags: options.savedModelTags.split(','),
+      log: this.log,
+      fileSystemPollWaitSeconds: options.fileSystemPollWaitSeconds,
+    });
     this.manager = manager;
-    await manager.loadAll(models);
+    // Like ServerCore::Create, start-up waits here until every model has a version AVAILABLE: a missing base
+    // path or an empty one is polled for, and the ports open (the ready lines print) only after.
+    await manager.applyConfig(models);
+    this.currentConfig = config;
+    this.startConfigPolling();
     const metrics = new ServingMetrics();
     const predictor = new Predictor({
       manager,
@@ -103,16 +128,22 @@ export class TfServingEmulator {
       enableSignatureMethodNameCheck: options.enableSignatureMethodNameCheck,
       ...(batcher ? { batcher } : {}),
     });
-    const grpcPort = await this.startGrpc(manager, predictor, metrics);
+    const inference = new Inference({
+      manager,
+      metrics,
+      enableSignatureMethodNameCheck: options.enableSignatureMethodNameCheck,
+    });
+    const grpcPort = await this.startGrpc(manager, predictor, inference, metrics);
     let restPort: number | undefined;
-    if (options.restApiPort !== undefined) {
-      if (options.restApiPort !== 0 && options.restApiPort === options.port) {
+    if (options.restApiPort !== 0 || this.init.pickFreeRestPort) {
+      if (!this.init.pickFreeRestPort && options.restApiPort === grpcPort) {
         this.log.error(
           `${SERVER}:456`,
           'server_options.http_port cannot be same as grpc_port. Please use a different port for HTTP/REST API. Skipped exporting HTTP/REST API.',
         );
       } else {
-        restPort = await this.startRest(manager, predictor, metrics, options.restApiPort);
+        const port = this.init.pickFreeRestPort ? 0 : options.restApiPort;
+        restPort = await this.startRest(manager, predictor, inference, metrics, port);
       }
     }
     this.state = 'running';
@@ -120,23 +151,89 @@ export class TfServingEmulator {
   }
 
   /** The models to serve, from the code-level config, --model_config_file, or --model_name/--model_base_path. */
-  private async modelEntries(): Promise<ModelConfigEntry[]> {
+  private async modelServerConfig(): Promise<ModelServerConfig> {
     const { modelBasePath, modelConfigFile, modelName } = this.options;
-    let config = this.init.modelConfig;
-    if (!config) {
-      if (modelBasePath === '' && modelConfigFile === '') {
-        throw TfServingError.invalidArgument(
-          'Both server_options.model_base_path and server_options.model_config_file are empty!',
-        );
-      }
-      config =
-        modelConfigFile === ''
-          ? singleModelConfig(modelName, modelBasePath, this.log)
-          : await readTextProtoFile(ModelServerConfigSchema, modelConfigFile, (m) =>
-              this.log.error('text_format.cc', m),
-            );
+    if (this.init.modelConfig) return this.init.modelConfig;
+    if (modelBasePath === '' && modelConfigFile === '') {
+      throw TfServingError.invalidArgument(
+        'Both server_options.model_base_path and server_options.model_config_file are empty!',
+      );
     }
-    return modelConfigEntries(config, this.options, this.log);
+    return modelConfigFile === ''
+      ? singleModelConfig(modelName, modelBasePath, this.log)
+      : await readTextProtoFile(ModelServerConfigSchema, modelConfigFile, (m) =>
+          this.log.error('text_format.cc', m),
+        );
+  }
+
+  /**
+   * ServerCore::ReloadConfig: only a ModelConfigList may follow a ModelConfigList; an empty config changes
+   * nothing; the new config is validated (labels may name versions AVAILABLE now), models no longer listed
+   * unload, new ones load, and the call returns once they are AVAILABLE. Used by
+   * --model_config_file_poll_wait_seconds and by ModelService/HandleReloadConfigRequest.
+   */
+  async reloadConfig(config: ModelServerConfig): Promise<void> {
+    const manager = this.manager;
+    if (!manager || this.state !== 'running')
+      throw TfServingError.unavailable('The model server is not running');
+    const current = this.currentConfig;
+    const same = current !== undefined && equals(ModelServerConfigSchema, current, config);
+    const listToList = current?.config.case === 'modelConfigList' && config.config.case === 'modelConfigList';
+    if (current?.config.case !== undefined && !same && !listToList) {
+      this.log.error(
+        `${SERVER_CORE}:488`,
+        'Cannot transition to requested config. It is only legal to transition from one ModelConfigList to another.',
+      );
+      throw TfServingError.failedPrecondition(
+        'Cannot transition to requested config. It is only legal to transition from one ModelConfigList to another.',
+      );
+    }
+    if (config.config.case === undefined) {
+      this.log.info(`${SERVER_CORE}:500`, 'Taking no action for empty config.');
+      return;
+    }
+    const models = modelConfigEntries(config, this.options, this.log, (name, version) =>
+      manager.isAvailable(name, version),
+    );
+    this.currentConfig = config;
+    await manager.applyConfig(models);
+  }
+
+  /** --model_config_file_poll_wait_seconds: re-reads the file and reloads it (Server::PollFilesystemAndReloadConfig). */
+  private startConfigPolling(): void {
+    const { modelConfigFile, modelConfigFilePollWaitSeconds: seconds } = this.options;
+    if (seconds <= 0 || modelConfigFile === '' || this.init.modelConfig) return;
+    let running = false;
+    this.configPoll = setInterval(() => {
+      if (running) return;
+      running = true;
+      void this.pollConfigFile(modelConfigFile).finally(() => {
+        running = false;
+      });
+    }, seconds * 1000);
+    this.configPoll.unref();
+  }
+
+  private async pollConfigFile(file: string): Promise<void> {
+    let config: ModelServerConfig;
+    try {
+      config = await readTextProtoFile(ModelServerConfigSchema, file, () => {});
+    } catch (error) {
+      this.log.error(
+        `${SERVER}:170`,
+        `Failed to read ModelServerConfig file: ${asTfServingError(error).message}`,
+      );
+      return;
+    }
+    try {
+      await this.reloadConfig(config);
+    } catch (error) {
+      if (this.state !== 'running') return;
+      this.log.error(
+        `${SERVER}:177`,
+        `PollFilesystemAndReloadConfig failed to ReloadConfig: ${asTfServingError(error).message}`,
+      );
+    }
   }
 
   private async createBatcher(): Promise<Batcher | undefined> {
@@ -164,15 +261,19 @@ export class TfServingEmulator {
   private async startGrpc(
     manager: ServableManager,
     predictor: Predictor,
+    inference: Inference,
     metrics: ServingMetrics,
   ): Promise<number> {
-    const { port } = this.options;
+    const port = this.init.pickFreeGrpcPort ? 0 : this.options.port;
     const server = new GrpcServer({
       'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
       'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
     });
     addTfServingServices(server, {
       manager,
+      inference,
+      reloadConfig: (config) => this.reloadConfig(config),
+      log: this.log,
       predictor,
       metrics,
       tensorContent: this.options.enableSerializationAsTensorContent,
@@ -194,6 +295,7 @@ export class TfServingEmulator {
   private async startRest(
     manager: ServableManager,
     predictor: Predictor,
+    inference: Inference,
     metrics: ServingMetrics,
     port: number,
   ): Promise<number | undefined> {
@@ -208,9 +310,11 @@ export class TfServingEmulator {
     const api = new RestApi({
       manager,
       predictor,
+      inference,
       metrics,
       metricsPath: prometheus?.enable ? prometheus.path || DEFAULT_PROMETHEUS_PATH : undefined,
       cors: this.options.restApiEnableCorsSupport,
+      timeoutMs: this.options.restApiTimeoutInMs,
     });
     const server = createServer(api.listener);
     const host = this.init.host ?? '0.0.0.0';
@@ -233,12 +337,17 @@ export class TfServingEmulator {
   /** Stops taking requests, finishes the ones in flight, runs what is queued, unloads the models. */
   async stop(): Promise<void> {
     // A stop during start-up (SIGTERM while models load) waits for the start to settle; start() reports its error.
-    if (this.state === 'starting') await this.starting?.catch(() => undefined);
+    // A start that waits for models (a missing base path) is released by stopping the manager.
+    if (this.state === 'starting') {
+      this.manager?.stop();
+      await this.starting?.catch(() => undefined);
+    }
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.state = 'stopping';
+    clearInterval(this.configPoll);
     await Promise.all([this.stopGrpc(), this.stopHttp()]);
     await this.batcher?.close();
-    this.manager?.unloadAll();
+    this.manager?.stop();
     this.state = 'stopped';
   }
 

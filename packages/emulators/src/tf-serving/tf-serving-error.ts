@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import { GrpcError } from '@modelgate/proto';
+import { GrpcError, TensorCodecError } from '@modelgate/proto';
 
 /** TF Serving cuts gRPC error messages at 1024 characters (model_servers/grpc_status_util.cc). */
 export const GRPC_MESSAGE_LIMIT = 1024;
@@ -93,9 +93,14 @@ export class TfServingError extends Error {
   }
 }
 
-/** Any failure as a TfServingError; foreign errors become UNKNOWN with their message, as TF's Status does. */
+/**
+ * Any failure as a TfServingError: a codec refusal keeps its status (INVALID_ARGUMENT, UNIMPLEMENTED); foreign
+ * errors become UNKNOWN with their message, as TF's Status does.
+ */
 export function asTfServingError(error: unknown): TfServingError {
   if (error instanceof TfServingError) return error;
+  if (error instanceof TensorCodecError)
+    return new TfServingError(error.grpcCode, error.message, { cause: error });
   const message = error instanceof Error ? error.message : String(error);
   return new TfServingError(status.UNKNOWN, message, { cause: error });
 }

@@ -1,3 +1,4 @@
+import { status } from '@grpc/grpc-js';
 import { tfjsGraphModel } from '@modelgate/fixtures';
 import {
   DataType,
@@ -108,8 +109,7 @@ function outputDtype(info: TensorInfo | undefined) {
 
 /** An engine failure while running a graph: TensorFlow reports such kernel errors as INVALID_ARGUMENT. */
 function runtimeError(error: unknown): TfServingError {
-  const cause = asTfServingError(error);
-  return TfServingError.invalidArgument(cause.message);
+  return new TfServingError(status.INVALID_ARGUMENT, asTfServingError(error).message, { cause: error });
 }
 
 /**
@@ -136,7 +136,12 @@ export class TfjsGraphRunner implements ModelRunner {
     const fetches = runnableSignatures(signatures).flatMap((signature) =>
       Object.values(signature.outputs).map((info) => denseTensorName(info) as string),
     );
-    const frozen = await freezeGraph(graphDef, { exportDir, saverDef: metaGraph.saverDef, fetches });
+    const frozen = await freezeGraph(graphDef, {
+      exportDir,
+      saverDef: metaGraph.saverDef,
+      fetches,
+      opDefs: metaGraph.metaInfoDef?.strippedOpList?.op ?? [],
+    });
     let model: GraphModel;
     try {
       const converted = tfjsGraphModel(frozen, { ...UNLABELLED, inputs: [], outputs: [] });

@@ -117,8 +117,29 @@ function modelsAvailable(policy: Policy, restUrl: string): () => Promise<true | 
   };
 }
 
-/** Starts the three emulators for the policy and returns the stack description once all are ready. */
+/** A start that failed because another process took one of the free ports first. */
+function lostPortRace(error: unknown): boolean {
+  return error instanceof StackStartError && error.logTail.some((line) => line.includes('EADDRINUSE'));
+}
+
+/** How many times a start that lost a port race is tried again with new ports. */
+const PORT_RACE_ATTEMPTS = 3;
+
+/**
+ * Starts the three emulators for the policy and returns the stack description once all are ready. Ports are
+ * picked free before the services bind them; a start that loses one to another process is tried again.
+ */
 export async function startEmulatorStack(options: EmulatorStackOptions = {}): Promise<RunningStack> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmulatorStackOnce(options);
+    } catch (error) {
+      if (attempt >= PORT_RACE_ATTEMPTS || !lostPortRace(error)) throw error;
+    }
+  }
+}
+
+async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<RunningStack> {
   const policy = options.policy ?? DEFAULT_POLICY;
   const secrets = options.secrets ?? (options.policy ? undefined : DEFAULT_SECRETS);
   if (policy.issuer.kind !== 'keycloak') {

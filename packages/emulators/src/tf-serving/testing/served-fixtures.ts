@@ -64,8 +64,8 @@ export async function serveFixtures(
   );
   const logLines: string[] = [];
   const emulator = new TfServingEmulator({
-    port: 0,
-    restApiPort: 0,
+    pickFreeGrpcPort: true,
+    pickFreeRestPort: true,
     modelConfig: create(ModelServerConfigSchema, {
       config: { case: 'modelConfigList', value: { config: modelConfig(policy, repo.basePath) } },
     }),

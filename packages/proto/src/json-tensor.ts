@@ -1,4 +1,11 @@
-import { DataType, dataTypeInfo, type Tensor } from '@modelgate/proto';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { dataTypeString } from './data-type-names.js';
+import type { ExampleSchema } from './gen/tensorflow/core/example/example_pb.js';
+import type { FeatureSchema } from './gen/tensorflow/core/example/feature_pb.js';
+import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
+import type { ClassificationResult } from './gen/tensorflow_serving/apis/classification_pb.js';
+import type { InputSchema } from './gen/tensorflow_serving/apis/input_pb.js';
+import type { RegressionResult } from './gen/tensorflow_serving/apis/regression_pb.js';
 import {
   isBase64Object,
   type JsonNode,
@@ -7,8 +14,8 @@ import {
   parseRestDocument,
 } from './rest-json-document.js';
 import { formatDecimal, jsonDebugString, PrettyJsonWriter } from './rest-json-writer.js';
-import { dataTypeString } from './tf-data-type-names.js';
-import { TfServingError } from './tf-serving-error.js';
+import { dataTypeInfo, type Tensor } from './tensor.js';
+import { TensorCodecError } from './tensor-codec-error.js';
 
 // TF Serving's `:predict` JSON (util/json_tensor.cc): reading `instances` (row) or `inputs` (columnar) into
 // tensors of the signature's dtypes, and writing `predictions` or `outputs`; with its acceptance rules and
@@ -26,14 +33,14 @@ export interface PredictJsonRequest {
 /** Input alias -> dtype of the signature a request names; throws the lookup's error (unknown model, ...). */
 export type InputDtypes = (signatureName: string) => ReadonlyMap<string, DataType>;
 
-const invalid = (message: string) => TfServingError.invalidArgument(message);
+const invalid = (message: string) => new TensorCodecError('BAD_JSON', message);
 
 /** `JSON Value: <value> <detail>`, json_tensor.cc's FormatError. */
-function formatError(node: JsonNode, detail: string): TfServingError {
+function formatError(node: JsonNode, detail: string): TensorCodecError {
   return invalid(`JSON Value: ${jsonDebugString(node)} ${detail}`);
 }
 
-function typeError(node: JsonNode, dtype: DataType): TfServingError {
+function typeError(node: JsonNode, dtype: DataType): TensorCodecError {
   return invalid(
     `JSON Value: ${jsonDebugString(node)} Type: ${jsonTypeName(node)} is not of expected type: ${dataTypeString(dtype)}`,
   );
@@ -107,7 +114,8 @@ function scalar(node: JsonNode, dtype: DataType): number | bigint | Uint8Array {
     case DataType.DT_UINT64:
       return integerIn(node, UINT64) ?? throwError(typeError(node, dtype));
     default:
-      throw TfServingError.unimplemented(
+      throw new TensorCodecError(
+        'UNSUPPORTED_DTYPE',
         `Conversion of JSON Value: ${jsonDebugString(node)} to type: ${dataTypeString(dtype)}`,
       );
   }
@@ -162,13 +170,17 @@ function readTensor(node: JsonNode, dtype: DataType): { shape: number[]; values:
 }
 
 const statusString = (error: unknown) =>
-  error instanceof TfServingError ? error.toStatusString() : String(error);
+  error instanceof TensorCodecError ? error.toStatusString() : String(error);
 
-function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<string, DataType>) {
+function fromInstances(
+  list: JsonNode & { kind: 'array' },
+  dtypes: ReadonlyMap<string, DataType>,
+  key = 'instances',
+) {
   const first = list.items[0] as JsonNode;
   if (first.kind !== 'object' && dtypes.size > 1) {
     throw invalid(
-      'instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map',
+      `${key} is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map`,
     );
   }
   const isNamed = (node: JsonNode) => node.kind === 'object' && !isBase64Object(node);
@@ -201,13 +213,13 @@ function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<s
           add(name, value);
         } catch (error) {
           throw invalid(
-            `Failed to process element: ${index} key: ${name} of 'instances' list. Error: ${statusString(error)}`,
+            `Failed to process element: ${index} key: ${name} of '${key}' list. Error: ${statusString(error)}`,
           );
         }
       }
       if ([...keys].sort().join() !== inputNames.join()) {
         throw invalid(
-          `Failed to process element: ${index} of 'instances' list. JSON object: ${jsonDebugString(item)} keys must be equal to: ${inputNames.join(',')}`,
+          `Failed to process element: ${index} of '${key}' list. JSON object: ${jsonDebugString(item)} keys must be equal to: ${inputNames.join(',')}`,
         );
       }
       return;
@@ -216,7 +228,7 @@ function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<s
     try {
       add(inputNames[0] as string, item);
     } catch (error) {
-      throw invalid(`Failed to process element: ${index} of 'instances' list. Error: ${statusString(error)}`);
+      throw invalid(`Failed to process element: ${index} of '${key}' list. Error: ${statusString(error)}`);
     }
   });
   const inputs: Record<string, Tensor> = {};
@@ -226,12 +238,16 @@ function fromInstances(list: JsonNode & { kind: 'array' }, dtypes: ReadonlyMap<s
   return inputs;
 }
 
-function fromColumns(value: JsonNode, dtypes: ReadonlyMap<string, DataType>): Record<string, Tensor> {
+function fromColumns(
+  value: JsonNode,
+  dtypes: ReadonlyMap<string, DataType>,
+  key = 'inputs',
+): Record<string, Tensor> {
   const names = [...dtypes.keys()].sort();
   if (value.kind !== 'object' || isBase64Object(value)) {
     if (dtypes.size > 1) {
       throw invalid(
-        'inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map',
+        `${key} is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map`,
       );
     }
     const name = names[0] as string;
@@ -242,7 +258,7 @@ function fromColumns(value: JsonNode, dtypes: ReadonlyMap<string, DataType>): Re
   const inputs: Record<string, Tensor> = {};
   for (const name of names) {
     const item = member(value, name);
-    if (!item) throw invalid(`Missing named input: ${name} in 'inputs' object.`);
+    if (!item) throw invalid(`Missing named input: ${name} in '${key}' object.`);
     const dtype = dtypes.get(name) as DataType;
     const { shape, values } = readTensor(item, dtype);
     inputs[name] = toTensor(dtype, shape, values);
@@ -280,6 +296,39 @@ export function readPredictJson(body: Uint8Array, inputDtypes: InputDtypes): Pre
   }
   if (inputs) return { format: 'columnar', signatureName, inputs: fromColumns(inputs, dtypes) };
   throw invalid("Missing 'inputs' or 'instances' key");
+}
+
+export interface PredictJsonResponse {
+  format: PredictFormat;
+  outputs: Record<string, Tensor>;
+}
+
+/**
+ * Reads a `:predict` answer (`predictions` or `outputs`) back into tensors of the given output dtypes, by the
+ * same rules the server reads requests with: exact 64-bit integers, range checks, base64 checks.
+ */
+export function readPredictResponseJson(
+  body: Uint8Array,
+  outputDtypes: ReadonlyMap<string, DataType>,
+): PredictJsonResponse {
+  const doc = parseRestDocument(body);
+  if (doc.kind !== 'object') throw formatError(doc, 'Is not object');
+  const error = member(doc, 'error');
+  if (error?.kind === 'string') throw invalid(`server answered an error: ${error.text}`);
+  const predictions = member(doc, 'predictions');
+  if (predictions) {
+    if (predictions.kind !== 'array') throw formatError(doc, "Expecting 'predictions' to be an list/array");
+    if (predictions.items.length === 0) return { format: 'row', outputs: emptyRows(outputDtypes) };
+    return { format: 'row', outputs: fromInstances(predictions, outputDtypes, 'predictions') };
+  }
+  const outputs = member(doc, 'outputs');
+  if (outputs) return { format: 'columnar', outputs: fromColumns(outputs, outputDtypes, 'outputs') };
+  throw invalid("Missing 'outputs' or 'predictions' key");
+}
+
+/** A batch of 0 rows: TF Serving writes `"predictions": []`, which says nothing of the inner dims. */
+function emptyRows(dtypes: ReadonlyMap<string, DataType>): Record<string, Tensor> {
+  return Object.fromEntries([...dtypes].map(([name, dtype]) => [name, toTensor(dtype, [0], [])]));
 }
 
 /** One element as TF Serving writes it (json_tensor.cc AddSingleValueAndAdvance). */
@@ -381,6 +430,143 @@ export function writePredictJson(
     writer.singleLineArrays = false;
     if (named) writer.endObject();
   }
+  writer.endArray();
+  return writer.endObject().toString();
+}
+
+/** A `:classify` or `:regress` body as json_tensor.cc FillClassifyRegressRequestFromJson reads it. */
+export interface ClassifyRegressJsonRequest {
+  /** As sent; empty means serving_default. */
+  signatureName: string;
+  input: MessageInitShape<typeof InputSchema>;
+}
+
+type FeatureInit = MessageInitShape<typeof FeatureSchema>;
+type FeatureKind = 'bytesList' | 'floatList' | 'int64List';
+
+/** json_tensor.cc IncompatibleFeatureKindError. */
+function incompatibleKind(name: string, kind: FeatureKind | undefined): TensorCodecError {
+  const names: Record<FeatureKind, string> = { bytesList: 'bytes', floatList: 'float', int64List: 'int64' };
+  return invalid(
+    `Unexpected element type in feature: ${name} expecting type: ${kind ? names[kind] : 'UNKNOWN'}`,
+  );
+}
+
+/** json_tensor.cc AddValueToFeature: the feature's kind is set by its first value; the rest must agree. */
+function addFeatureValue(
+  node: JsonNode,
+  name: string,
+  feature: { kind?: FeatureKind; values: unknown[] },
+): void {
+  const want = (kind: FeatureKind) => {
+    if (feature.kind !== undefined && feature.kind !== kind) throw incompatibleKind(name, feature.kind);
+    feature.kind = kind;
+  };
+  const unexpected = () =>
+    invalid(`Feature: ${name} has element with unexpected JSON type: ${jsonTypeName(node)}`);
+  switch (node.kind) {
+    case 'null':
+    case 'array':
+      throw unexpected();
+    case 'bool':
+      want('int64List');
+      feature.values.push(node.value ? 1n : 0n);
+      return;
+    case 'object':
+      if (!isBase64Object(node)) throw unexpected();
+      want('bytesList');
+      feature.values.push(base64Bytes(node));
+      return;
+    case 'string':
+      want('bytesList');
+      feature.values.push(node.bytes);
+      return;
+    case 'number':
+      if (node.integer === undefined) {
+        want('floatList');
+        feature.values.push(Math.fround(node.value));
+        return;
+      }
+      want('int64List');
+      if (node.integer > INT64[1])
+        throw invalid(`Feature: ${name} has uint64_t element. Only int64_t is supported.`);
+      feature.values.push(node.integer);
+      return;
+  }
+}
+
+/** json_tensor.cc MakeExampleFromJsonObject. */
+function exampleFromJson(node: JsonNode): MessageInitShape<typeof ExampleSchema> {
+  if (node.kind !== 'object') throw invalid(`Example must be JSON object but got JSON ${jsonTypeName(node)}`);
+  const feature: Record<string, FeatureInit> = {};
+  for (const [name, content] of node.members) {
+    const collected: { kind?: FeatureKind; values: unknown[] } = { values: [] };
+    for (const item of content.kind === 'array' ? content.items : [content])
+      addFeatureValue(item, name, collected);
+    feature[name] = collected.kind
+      ? ({ kind: { case: collected.kind, value: { value: collected.values } } } as FeatureInit)
+      : {};
+  }
+  return { features: { feature } };
+}
+
+/**
+ * Reads a `:classify` or `:regress` body (json_tensor.cc FillClassifyRegressRequestFromJson): optional
+ * `signature_name` and `context`, and `examples`, each an object of feature name -> value or list of values
+ * (integers int64, other numbers float, strings and `{"b64": ...}` bytes, booleans 0/1).
+ */
+export function readClassifyRegressJson(body: Uint8Array): ClassifyRegressJsonRequest {
+  const doc = parseRestDocument(body);
+  if (doc.kind !== 'object') throw formatError(doc, 'Is not object');
+  const signature = member(doc, 'signature_name');
+  if (signature && signature.kind !== 'string') {
+    throw formatError(doc, "not formatted correctly. 'signature_name' key must be a string value.");
+  }
+  const signatureName = signature?.kind === 'string' ? signature.text : '';
+  const contextNode = member(doc, 'context');
+  const context = contextNode ? exampleFromJson(contextNode) : undefined;
+  const examplesNode = member(doc, 'examples');
+  // "When method is classify" for :regress too: json_tensor.cc shares the message.
+  if (!examplesNode)
+    throw formatError(doc, "When method is classify, key 'examples' is expected and was not found");
+  if (examplesNode.kind !== 'array') throw formatError(doc, "Expecting 'examples' value to be an list/array");
+  if (examplesNode.items.length === 0) throw formatError(doc, "'examples' value is an empty array");
+  const examples = examplesNode.items.map(exampleFromJson);
+  return {
+    signatureName,
+    input: context
+      ? { kind: { case: 'exampleListWithContext', value: { context, examples } } }
+      : { kind: { case: 'exampleList', value: { examples } } },
+  };
+}
+
+/** json_tensor.cc MakeJsonFromClassificationResult: `{"results": [[["label", score], ...], ...]}`. */
+export function writeClassificationJson(result: ClassificationResult): string {
+  if (result.classifications.length === 0)
+    throw invalid('Cannot convert empty ClassificationResults to JSON');
+  const writer = new PrettyJsonWriter();
+  writer.startObject().key('results').startArray();
+  for (const classifications of result.classifications) {
+    writer.singleLineArrays = true;
+    writer.startArray();
+    for (const item of classifications.classes) {
+      writer.startArray().string(item.label).value(formatDecimal(item.score, 'float')).endArray();
+    }
+    writer.endArray();
+    writer.singleLineArrays = false;
+  }
+  writer.endArray();
+  return writer.endObject().toString();
+}
+
+/** json_tensor.cc MakeJsonFromRegressionResult: `{"results": [v, ...]}`. */
+export function writeRegressionJson(result: RegressionResult): string {
+  if (result.regressions.length === 0) throw invalid('Cannot convert empty RegressionResults to JSON');
+  const writer = new PrettyJsonWriter();
+  writer.startObject().key('results');
+  writer.singleLineArrays = true;
+  writer.startArray();
+  for (const regression of result.regressions) writer.value(formatDecimal(regression.value, 'float'));
   writer.endArray();
   return writer.endObject().toString();
 }

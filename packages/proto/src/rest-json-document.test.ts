@@ -81,7 +81,7 @@ describe("TF Serving's JSON reader (RapidJSON with NaN and Inf)", () => {
     ['Nan', 'JSON Parse error: Invalid value. at offset: 2'],
     ['// comment\n{}', 'JSON Parse error: Invalid value. at offset: 0'],
   ])('refuses %j with %s', (text, message) => {
-    expect(() => parse(text)).toThrow(expect.objectContaining({ code: 3, message }));
+    expect(() => parse(text)).toThrow(expect.objectContaining({ grpcCode: 3, message }));
   });
 });
 

@@ -1,8 +1,18 @@
+import { create } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
-import { DataType, type Tensor } from '@modelgate/proto';
 import { describe, expect, it } from 'vitest';
+import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
+import { ClassificationResultSchema } from './gen/tensorflow_serving/apis/classification_pb.js';
+import { RegressionResultSchema } from './gen/tensorflow_serving/apis/regression_pb.js';
+import {
+  readClassifyRegressJson,
+  readPredictJson,
+  writeClassificationJson,
+  writePredictJson,
+  writeRegressionJson,
+} from './json-tensor.js';
 import { formatDecimal, formatG, restErrorBody } from './rest-json-writer.js';
-import { readPredictJson, writePredictJson } from './rest-predict-json.js';
+import type { Tensor } from './tensor.js';
 
 const utf8 = new TextEncoder();
 const X_FLOAT = new Map([['x', DataType.DT_FLOAT]]);
@@ -150,14 +160,14 @@ describe('reading :predict bodies', () => {
     ['{"inputs": []}', 'Failed to get input map for signature: DEFAULT', new Map()],
   ])('refuses %s with INVALID_ARGUMENT', (body, message, inputs) => {
     expect(() => read(body, inputs)).toThrow(
-      expect.objectContaining({ code: status.INVALID_ARGUMENT, message }),
+      expect.objectContaining({ grpcCode: status.INVALID_ARGUMENT, message }),
     );
   });
 
   it('refuses dtypes TF Serving has no JSON conversion for with UNIMPLEMENTED', () => {
     expect(() => read('{"inputs": [1.0]}', new Map([['x', DataType.DT_HALF]]))).toThrow(
       expect.objectContaining({
-        code: status.UNIMPLEMENTED,
+        grpcCode: status.UNIMPLEMENTED,
         message: 'Conversion of JSON Value: 1.0 to type: half',
       }),
     );
@@ -260,5 +270,74 @@ describe('writing :predict answers', () => {
       '{\n    "error": "Malformed request: GET /v1/x"\n}',
     );
     expect(JSON.parse(restErrorBody('a\n"b"\u0001'))).toEqual({ error: 'a\n"b"\u0001' });
+  });
+});
+
+describe('reading :classify and :regress bodies', () => {
+  it('makes tf.Examples: integers int64, other numbers float, strings and b64 bytes, booleans 0/1', () => {
+    const request = readClassifyRegressJson(
+      utf8.encode(
+        '{"signature_name": "s", "context": {"c": "ctx"}, "examples": [{"i": [1, 2], "f": 1.5, "s": "a", "b": {"b64": "AAE="}, "t": true}]}',
+      ),
+    );
+    expect(request.signatureName).toBe('s');
+    expect(request.input).toEqual({
+      kind: {
+        case: 'exampleListWithContext',
+        value: {
+          context: {
+            features: {
+              feature: { c: { kind: { case: 'bytesList', value: { value: [utf8.encode('ctx')] } } } },
+            },
+          },
+          examples: [
+            {
+              features: {
+                feature: {
+                  i: { kind: { case: 'int64List', value: { value: [1n, 2n] } } },
+                  f: { kind: { case: 'floatList', value: { value: [1.5] } } },
+                  s: { kind: { case: 'bytesList', value: { value: [utf8.encode('a')] } } },
+                  b: { kind: { case: 'bytesList', value: { value: [Uint8Array.of(0, 1)] } } },
+                  t: { kind: { case: 'int64List', value: { value: [1n] } } },
+                },
+              },
+            },
+          ],
+        },
+      },
+    });
+  });
+
+  it.each([
+    ['{"examples": [{"x": [1, 2.5]}]}', 'Unexpected element type in feature: x expecting type: int64'],
+    [
+      '{"examples": [{"x": 18446744073709551615}]}',
+      'Feature: x has uint64_t element. Only int64_t is supported.',
+    ],
+    ['{"examples": [[1]]}', 'Example must be JSON object but got JSON Array'],
+    [
+      '{"examples": {}}',
+      'JSON Value: {\n    "examples": {}\n} Expecting \'examples\' value to be an list/array',
+    ],
+  ])('refuses %s with INVALID_ARGUMENT: %s', (body, message) => {
+    expect(() => readClassifyRegressJson(utf8.encode(body))).toThrow(
+      expect.objectContaining({ grpcCode: status.INVALID_ARGUMENT, message }),
+    );
+  });
+
+  it('writes results as TF Serving lays them out', () => {
+    expect(
+      writeRegressionJson(create(RegressionResultSchema, { regressions: [{ value: 1.5 }, { value: 2 }] })),
+    ).toBe('{\n    "results": [1.5, 2.0]\n}');
+    expect(
+      writeClassificationJson(
+        create(ClassificationResultSchema, {
+          classifications: [
+            { classes: [{ label: 'a', score: 0.25 }] },
+            { classes: [{ label: 'b', score: 1 }] },
+          ],
+        }),
+      ),
+    ).toBe('{\n    "results": [[["a", 0.25]], [["b", 1.0]]\n    ]\n}');
   });
 });

@@ -1,4 +1,4 @@
-import { TfServingError } from './tf-serving-error.js';
+import { TensorCodecError } from './tensor-codec-error.js';
 
 /**
  * TF Serving reads REST bodies with RapidJSON (util/json_tensor.cc ParseJson: iterative, NaN/Inf allowed, stop
@@ -248,14 +248,14 @@ class Parser {
   }
 }
 
-/** Parses a REST body; refusals are INVALID_ARGUMENT with TF Serving's `JSON Parse error: ...` messages. */
+/** Parses a REST body; refusals are TensorCodecErrors (INVALID_ARGUMENT) with TF Serving's `JSON Parse error: ...` messages. */
 export function parseRestDocument(body: Uint8Array): JsonNode {
-  if (body.length === 0) throw TfServingError.invalidArgument('JSON Parse error: The document is empty');
+  if (body.length === 0) throw new TensorCodecError('BAD_JSON', 'JSON Parse error: The document is empty');
   try {
     return new Parser(body).parseDocument();
   } catch (error) {
     if (!(error instanceof ParseError)) throw error;
-    throw TfServingError.invalidArgument(`JSON Parse error: ${error.reason} at offset: ${error.offset}`);
+    throw new TensorCodecError('BAD_JSON', `JSON Parse error: ${error.reason} at offset: ${error.offset}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { DataType } from '@modelgate/proto';
+import { DataType } from './gen/tensorflow/core/framework/types_pb.js';
 
 /** TensorFlow's DataTypeString names (`float`, `int32`, ...), which its error messages use. */
 const NAMES: Readonly<Partial<Record<DataType, string>>> = {
