@@ -67,6 +67,8 @@ export function forwardGrpc(
     delete headers.host;
     const call = session.request({
       ...headers,
+      // nginx's grpc_pass always sends it; gRPC C++ servers (TF Serving) refuse a call without it
+      te: 'trailers',
       ':method': 'POST',
       ':path': options.path,
       ':scheme': 'http',

@@ -471,6 +471,16 @@ describe('proxying gRPC over HTTP/2 cleartext', () => {
     expect(grpc.requests[0]?.headers['x-consumer-username']).toBe('ops-console');
   });
 
+  it('sends te: trailers upstream as grpc_pass does, even when the client left it out', async () => {
+    // the test upstream refuses a call without it, as gRPC C++ servers (TF Serving) do
+    const answer = await grpcCall(kong.grpcAddress(), PREDICT, predictFrame('classifier'), {
+      authorization: `Bearer ${await token('ops-console')}`,
+      te: '',
+    });
+    expect(answer.trailers['grpc-status']).toBe('0');
+    expect(grpc.requests[0]?.headers.te).toBe('trailers');
+  });
+
   it('answers a call no route matches with :status 404 and grpc-status 5', async () => {
     const answer = await grpcCall(kong.grpcAddress(), '/other.Service/Call', predictFrame('classifier'));
     expect(answer.trailersOnly).toBe(true);

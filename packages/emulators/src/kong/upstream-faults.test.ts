@@ -8,6 +8,7 @@ import { grpcCall } from './testing/grpc-call.js';
 import { localGatewayConfig } from './testing/local-gateway.js';
 import { predictFrame } from './testing/predict-frame.js';
 import { mintToken } from './testing/tokens.js';
+import { refuseWithoutTe } from './testing/upstreams.js';
 
 // Upstream failures as Kong answers them (kong/error_handlers.lua): a refused or reset connection is 502
 // (gRPC: 13 with the upstream message), no answer within read_timeout is 504 (gRPC: 4), and the proxy serves
@@ -61,7 +62,8 @@ async function grpcUpstream(port = 0): Promise<FaultyUpstream> {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
   });
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, headers) => {
+    if (refuseWithoutTe(stream, headers)) return;
     stream.resume();
     if (upstream.behaviour === 'reset') return stream.session?.destroy();
     if (upstream.behaviour === 'hang') return;
