@@ -91,6 +91,17 @@ describe('the admin API', () => {
     expect(await response.json()).toEqual({ code: 12, name: 'operation unsupported', message });
   });
 
+  it('refuses a POST /config body over nginx_admin_client_max_body_size (10m) with 413', async () => {
+    const hash = kong.configurationHash;
+    const answer = await admin('/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...generated, _comment: 'x'.repeat(10 * 1024 * 1024) }),
+    });
+    expect(answer.status).toBe(413);
+    expect(kong.configurationHash).toBe(hash);
+  });
+
   it("refuses a bad POST /config with Kong's 400 body and keeps the running configuration", async () => {
     const before = kong.configurationHash;
     const response = await admin('/config', {

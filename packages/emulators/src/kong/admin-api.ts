@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KongConfigError, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/fixtures';
 import type { KongSnapshot } from './kong-snapshot.js';
+import { RequestBody } from './request-body.js';
 
 // The Admin API and Status API of a DB-less Kong (products.md 1a, 1h): /status and /status/ready, reads of the
 // entities, POST /config replacing the whole configuration, and 405 `operation unsupported` for entity writes.
@@ -48,13 +49,18 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(text);
 }
 
-function readText(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+/** nginx_admin_client_max_body_size (kong_defaults.lua): a longer body is refused with 413. */
+export const ADMIN_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** The body, or undefined when it is over ADMIN_MAX_BODY_BYTES (nothing past the limit is held). */
+async function readText(request: IncomingMessage): Promise<string | undefined> {
+  const body = new RequestBody(request);
+  const text = await body.prefix(ADMIN_MAX_BODY_BYTES);
+  if (text.length > ADMIN_MAX_BODY_BYTES) {
+    body.discard();
+    return undefined;
+  }
+  return text.toString('utf8');
 }
 
 function statusBody(host: AdminApiHost) {
@@ -110,6 +116,7 @@ async function postConfig(
   query: URLSearchParams,
 ) {
   const text = await readText(request);
+  if (text === undefined) return sendJson(response, 413, { message: 'Payload too large' });
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

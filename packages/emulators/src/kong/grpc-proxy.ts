@@ -7,6 +7,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/fixtures';
+import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted gRPC call to a grpc upstream over HTTP/2 cleartext and relays the answer as it comes:
 // headers, messages and trailers (or a trailers-only answer as one HEADERS frame with END_STREAM).
@@ -47,7 +48,7 @@ export function forwardGrpc(
     service: NormalizedKongService;
     path: string;
     headers: OutgoingHttpHeaders;
-    body: Buffer;
+    body: RequestBody;
     /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
     extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
     /** Counts the message bytes relayed to the client. */
@@ -95,10 +96,8 @@ export function forwardGrpc(
       resolve('timed-out');
       call.close(constants.NGHTTP2_CANCEL);
     });
-    call.on('data', (chunk: Buffer) => {
-      options.sent?.(chunk.length);
-      response.write(chunk);
-    });
+    call.on('data', (chunk: Buffer) => options.sent?.(chunk.length));
+    call.on('response', () => call.pipe(response, { end: false }));
     call.on('trailers', (trailers) => response.addTrailers(withoutPseudo(trailers)));
     call.on('end', () => {
       if (!answered || trailersOnly) return;
@@ -115,6 +114,7 @@ export function forwardGrpc(
     response.stream.on('close', () => {
       if (!call.closed) call.close(constants.NGHTTP2_CANCEL);
     });
-    call.end(options.body);
+    // streamed as it comes (grpc_pass does not buffer); a call the client cuts off is cancelled upstream
+    options.body.pipeTo(call).catch(() => call.close(constants.NGHTTP2_CANCEL));
   });
 }

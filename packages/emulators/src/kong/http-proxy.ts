@@ -1,8 +1,10 @@
+import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/fixtures';
 import type { KongRequestContext } from './kong-request.js';
+import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted request to an HTTP upstream over HTTP/1.1, as Kong's balancer does: the upstream URI
 // (strip_path, service path), Kong's X-Forwarded-* and X-Kong-Request-Id headers, the plugins' header changes,
@@ -86,20 +88,35 @@ export interface ForwardResult {
   status: number | 'failed' | 'timed-out';
 }
 
-/** Sends the request to the upstream and streams the answer to `response` (with `extraHeaders` added). */
-export function forwardHttp(
+/**
+ * Sends the request to the upstream and streams the answer to `response` (with `extraHeaders` added), with
+ * backpressure both ways. With request buffering (the route's default) the upstream is called only once the
+ * whole body has arrived, so a cut-off upload never reaches it; without, the body streams as it comes and a
+ * cut-off one aborts the upstream request.
+ */
+export async function forwardHttp(
   options: {
     service: NormalizedKongService;
     path: string;
     method: string;
     headers: OutgoingHttpHeaders;
-    body: Buffer;
+    body: RequestBody;
+    requestBuffering: boolean;
     /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
     extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
   },
   response: DownstreamResponse,
   signal: AbortSignal,
 ): Promise<ForwardResult> {
+  const buffered = options.requestBuffering ? await options.body.buffered() : undefined;
+  const headers = { ...options.headers };
+  if (buffered) {
+    headers['content-length'] = String(buffered.kind === 'memory' ? buffered.data.length : buffered.size);
+  } else {
+    const declared = options.body.declaredLength;
+    if (declared !== undefined) headers['content-length'] = declared;
+    else headers['transfer-encoding'] = 'chunked';
+  }
   return new Promise((resolve) => {
     let timedOut = false;
     const upstream = httpRequest(
@@ -108,7 +125,7 @@ export function forwardHttp(
         port: options.service.port,
         method: options.method,
         path: options.path,
-        headers: { ...options.headers, 'content-length': String(options.body.length) },
+        headers,
         timeout: options.service.read_timeout,
         signal,
       },
@@ -120,11 +137,8 @@ export function forwardHttp(
         }
         Object.assign(headers, options.extraHeaders(answer.statusCode ?? 502, headers));
         (response as ServerResponse).writeHead(answer.statusCode ?? 502, headers);
-        answer.on('data', (chunk: Buffer) => (response as ServerResponse).write(chunk));
-        answer.on('end', () => {
-          response.end();
-          resolve({ status: answer.statusCode ?? 502 });
-        });
+        answer.pipe(response as ServerResponse);
+        answer.on('end', () => resolve({ status: answer.statusCode ?? 502 }));
         answer.on('error', () => {
           response.destroy();
           resolve({ status: 'failed' });
@@ -140,6 +154,16 @@ export function forwardHttp(
       if (response.headersSent) response.destroy();
       resolve({ status: timedOut ? 'timed-out' : 'failed' });
     });
-    upstream.end(options.body);
+    if (buffered?.kind === 'memory') upstream.end(buffered.data);
+    else if (buffered) {
+      const file = createReadStream(buffered.path);
+      file.pipe(upstream);
+      upstream.once('close', () => {
+        file.destroy();
+        void buffered.release();
+      });
+    } else {
+      options.body.pipeTo(upstream).catch(() => upstream.destroy());
+    }
   });
 }

@@ -19,7 +19,10 @@ export interface KongRequest {
   headers: IncomingHttpHeaders;
   httpVersion: 1 | 2;
   protocol: KongRequestProtocol;
+  /** The body as far as a plugin asked for it (see KongPluginHandler.bodyLimit); empty until then. */
   body: Buffer;
+  /** Reads the first `limit + 1` body bytes at most into `body` (rejects with RequestBodyAborted). */
+  loadBody?(limit: number): Promise<void>;
   clientIp: string;
 }
 

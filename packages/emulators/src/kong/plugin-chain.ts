@@ -55,6 +55,8 @@ export class PluginChain {
     for (const handler of this.handlers) {
       const plugin = resolvePlugin(context, handler.name);
       if (!plugin) continue;
+      const bodyLimit = handler.bodyLimit?.(context, plugin.config);
+      if (bodyLimit !== undefined) await context.request.loadBody?.(bodyLimit);
       const exit = await (handler as KongPluginHandler<unknown>).access(context, plugin.config, plugin);
       if (exit) return exit;
     }

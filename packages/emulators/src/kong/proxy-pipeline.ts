@@ -9,11 +9,20 @@ import { forwardHttp, upstreamHeaders, upstreamPath } from './http-proxy.js';
 import type { KongClock } from './kong-clock.js';
 import { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
 import type { KongLogRecord } from './kong-log-record.js';
-import { type KongExit, type KongRequest, type KongRequestContext, kongExitError } from './kong-request.js';
+import {
+  firstHeader,
+  type KongExit,
+  type KongRequest,
+  type KongRequestContext,
+  kongExitError,
+} from './kong-request.js';
 import type { KongSnapshot } from './kong-snapshot.js';
 import type { PluginChain } from './plugin-chain.js';
 import { isGrpcContentType } from './plugins/model-access-grpc-request.js';
+import { RequestBody, RequestBodyAborted } from './request-body.js';
 import { normalizeKongPath } from './route-matcher.js';
+
+const EMPTY_BODY = Buffer.alloc(0);
 
 // One proxied request from start to end, the same for the HTTP/1.1 and the HTTP/2 listeners: route, plugins,
 // then the upstream or the refusal, shaped as gRPC when the request is gRPC over HTTP/2 (products.md 1g).
@@ -41,9 +50,9 @@ export interface ProxyPipelineOptions {
   logPlugins?: readonly KongLogPlugin[];
 }
 
-/** ngx.var.request_length, rebuilt: request line, header lines, blank line, body. */
-function requestLength(request: DownstreamRequest, body: Buffer): number {
-  let size = `${request.method} ${request.url} HTTP/${request.httpVersion}\r\n\r\n`.length + body.length;
+/** ngx.var.request_length without the body, rebuilt: request line, header lines, blank line. */
+function requestHeadLength(request: DownstreamRequest): number {
+  let size = `${request.method} ${request.url} HTTP/${request.httpVersion}\r\n\r\n`.length;
   const raw = request.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2)
     size += (raw[i] as string).length + (raw[i + 1] as string).length + 4;
@@ -66,15 +75,9 @@ function headerTable(headers: Record<string, unknown>): Record<string, string | 
   return table;
 }
 
-function readBody(request: DownstreamRequest): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-    // after 'end' this is a no-op; before, the client went away mid-body
-    request.on('close', () => reject(new Error('the request closed before its body ended')));
-  });
+function httpStreamGone(response: DownstreamResponse): boolean {
+  const stream = (response as Http2ServerResponse).stream;
+  return stream ? stream.destroyed || stream.closed : response.destroyed;
 }
 
 export class ProxyPipeline {
@@ -98,9 +101,8 @@ export class ProxyPipeline {
     const grpcShaped = httpVersion === 2 && isGrpcContentType(contentType);
     const url = new URL(request.url ?? '/', 'http://kong.invalid');
     const host = (request.headers[':authority'] as string | undefined) ?? request.headers.host ?? '';
-    const logged = this.logWhenClosed(request, response, snapshot, httpVersion);
-    // a client that aborts mid-body gets no answer anyway (its socket is gone); the request ends as empty
-    const body = await readBody(request).catch(() => Buffer.alloc(0));
+    const body = new RequestBody(request, firstHeader(request.headers, 'content-length'));
+    const logged = this.logWhenClosed(request, response, snapshot, httpVersion, body);
     const kongRequest: KongRequest = {
       method: request.method ?? 'GET',
       path: normalizeKongPath(url.pathname),
@@ -108,7 +110,10 @@ export class ProxyPipeline {
       headers: request.headers,
       httpVersion,
       protocol: grpcShaped ? 'grpc' : 'http',
-      body,
+      body: EMPTY_BODY,
+      loadBody: async (limit) => {
+        kongRequest.body = await body.prefix(limit);
+      },
       clientIp: request.socket?.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
     };
     const record: KongLogRecord = {
@@ -116,7 +121,7 @@ export class ProxyPipeline {
       requestId,
       requestUri: request.url ?? '/',
       origin: `http://${host.replace(/:\d+$/, '')}:${localPort}`,
-      requestSize: requestLength(request, body),
+      requestSize: requestHeadLength(request),
       context: null,
       startedAt,
       arrivedHr,
@@ -126,11 +131,13 @@ export class ProxyPipeline {
       responseSize: 0,
     };
     logged.attach(record);
-    const send = (exit: KongExit, extra: Record<string, string> = {}) =>
+    const send = (exit: KongExit, extra: Record<string, string> = {}) => {
       this.sendExit(response, exit, requestId, grpcShaped, record, {
         ...extra,
         ...this.latency(startedAt),
       });
+      body.discard();
+    };
 
     const match = snapshot.router.match({
       protocol: kongRequest.protocol,
@@ -157,9 +164,14 @@ export class ProxyPipeline {
       startedAt,
     };
     record.context = context;
-    const exit = await this.options.chain
-      .access(context)
-      .catch(() => kongExitError(500, DEFAULT_ERROR_MESSAGES[500] as string));
+    let exit: KongExit | undefined;
+    try {
+      exit = await this.options.chain.access(context);
+    } catch (error) {
+      // a client that cut its body off gets no answer (its stream is gone); it is logged as 499
+      if (error instanceof RequestBodyAborted) return;
+      exit = kongExitError(500, DEFAULT_ERROR_MESSAGES[500] as string);
+    }
     if (exit) {
       record.source = 'exit';
       return send(exit, Object.fromEntries(context.responseHeaders));
@@ -208,11 +220,25 @@ export class ProxyPipeline {
     const abort = new AbortController();
     response.on('close', () => abort.abort());
     this.startTry(record, service);
-    const result = await forwardHttp(
-      { service, path, method: kongRequest.method, headers, body, extraHeaders: responseExtras },
-      response,
-      abort.signal,
-    );
+    let result: Awaited<ReturnType<typeof forwardHttp>>;
+    try {
+      result = await forwardHttp(
+        {
+          service,
+          path,
+          method: kongRequest.method,
+          headers,
+          body,
+          requestBuffering: match.route.request_buffering,
+          extraHeaders: responseExtras,
+        },
+        response,
+        abort.signal,
+      );
+    } catch (error) {
+      if (error instanceof RequestBodyAborted) return; // buffered, so the upstream never saw it
+      throw error;
+    }
     if (typeof result.status !== 'number' && !response.headersSent) upstreamFailed(result.status);
   }
 
@@ -231,6 +257,7 @@ export class ProxyPipeline {
     response: DownstreamResponse,
     snapshot: KongSnapshot,
     httpVersion: 1 | 2,
+    body: RequestBody,
   ): { attach(record: KongLogRecord): void } {
     const socket = httpVersion === 1 ? request.socket : undefined;
     const writtenBefore = socket?.bytesWritten ?? 0;
@@ -246,6 +273,7 @@ export class ProxyPipeline {
       const record = attached;
       if (!record || closedHr === undefined) return;
       record.endedHr = closedHr;
+      record.requestSize += body.received;
       if (record.status === 0) record.status = response.headersSent ? response.statusCode : 499;
       if (socket) record.responseSize = (writtenAtFinish ?? socket.bytesWritten) - writtenBefore;
       else record.responseSize += headerBytes(record.status, record.responseHeaders);
@@ -289,6 +317,7 @@ export class ProxyPipeline {
     extra: Record<string, string>,
   ): void {
     if (response.headersSent || response.writableEnded) return;
+    if (httpStreamGone(response)) return; // the client went away: nothing can be sent, it is logged as 499
     const request = record.request;
     const common = { ...extra, Server: KONG_SERVER_HEADER, 'X-Kong-Request-Id': requestId };
     record.status = exit.status;

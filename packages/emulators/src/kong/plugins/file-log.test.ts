@@ -186,19 +186,28 @@ describe('file-log', () => {
     expect(new Set(ids)).toEqual(new Set(answers.map((answer) => answer.id)));
   });
 
-  it('writes a line with status 499 for a client that goes away in the middle of its body', async () => {
+  it('writes a line with status 499 for a client that goes away in the middle of its body, never proxied', async () => {
     const { connect } = await import('node:net');
     const { port } = new URL(kong.proxyUrl());
     const socket = connect(Number(port), '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
-    socket.write('POST /v1/models/classifier HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789');
+    rest.requests.length = 0;
+    socket.write(
+      `POST /v1/models/classifier:predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await token('ops-console')}\r\nContent-Length: 100\r\n\r\n0123456789`,
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     socket.destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
     await kong.flushLogs();
     const [line, ...others] = await logLines(logPath);
     expect(others).toEqual([]);
-    expect(line).toMatchObject({ request: { method: 'POST' }, response: { status: 499 }, source: 'kong' });
+    expect(line).toMatchObject({
+      request: { method: 'POST', size: expect.any(Number) },
+      response: { status: 499 },
+      source: 'kong',
+      consumer: { username: 'ops-console' },
+    });
+    expect(rest.requests).toEqual([]);
   });
 
   it('writes every line of the requests answered before stop(), and of those cut by it', async () => {
