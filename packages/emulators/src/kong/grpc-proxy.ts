@@ -90,12 +90,24 @@ export function forwardGrpc(
       }
       response.writeHead(status, relayed);
     });
-    // the service's read_timeout: no answer in time gives Kong's 504
-    call.setTimeout(options.service.read_timeout, () => {
-      if (answered) return;
-      resolve('timed-out');
+    // the service's timeouts, as Kong sets them on each try (grpc_connect/send/read_timeout): before an answer
+    // they give Kong's 504; after its headers went out only the client's stream can be reset, as nginx does
+    const timedOut = () => {
       call.close(constants.NGHTTP2_CANCEL);
-    });
+      if (!answered) return resolve('timed-out');
+      response.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      resolve('answered');
+    };
+    const { connect_timeout, write_timeout, read_timeout } = options.service;
+    if (session.connecting) {
+      const connecting = setTimeout(() => {
+        session.destroy();
+        timedOut();
+      }, connect_timeout);
+      session.once('connect', () => clearTimeout(connecting));
+      call.once('close', () => clearTimeout(connecting));
+    }
+    call.setTimeout(write_timeout, timedOut);
     call.on('data', (chunk: Buffer) => options.sent?.(chunk.length));
     call.on('response', () => call.pipe(response, { end: false }));
     call.on('trailers', (trailers) => response.addTrailers(withoutPseudo(trailers)));
@@ -115,6 +127,9 @@ export function forwardGrpc(
       if (!call.closed) call.close(constants.NGHTTP2_CANCEL);
     });
     // streamed as it comes (grpc_pass does not buffer); a call the client cuts off is cancelled upstream
-    options.body.pipeTo(call).catch(() => call.close(constants.NGHTTP2_CANCEL));
+    options.body.pipeTo(call).then(
+      () => call.setTimeout(read_timeout, timedOut),
+      () => call.close(constants.NGHTTP2_CANCEL),
+    );
   });
 }

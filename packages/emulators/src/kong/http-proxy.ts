@@ -126,7 +126,6 @@ export async function forwardHttp(
         method: options.method,
         path: options.path,
         headers,
-        timeout: options.service.read_timeout,
         signal,
       },
       (answer) => {
@@ -145,6 +144,16 @@ export async function forwardHttp(
         });
       },
     );
+    // the service's timeouts, as Kong sets them on each try: connecting, between two writes of the request,
+    // between two reads of the answer
+    const { connect_timeout, write_timeout, read_timeout } = options.service;
+    upstream.setTimeout(connect_timeout);
+    upstream.once('socket', (socket) => {
+      const connected = () => upstream.setTimeout(write_timeout);
+      if (socket.connecting) socket.once('connect', connected);
+      else connected();
+    });
+    upstream.once('finish', () => upstream.setTimeout(read_timeout));
     upstream.on('timeout', () => {
       timedOut = true;
       upstream.destroy(new Error('upstream read timeout'));

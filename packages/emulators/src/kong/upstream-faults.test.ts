@@ -20,7 +20,8 @@ const BAD_UPSTREAM = 'An invalid response was received from the upstream server'
 const TIMED_OUT = 'The upstream server is timing out';
 const READ_TIMEOUT_MS = 300;
 
-type Behaviour = 'answer' | 'reset' | 'hang';
+/** 'stall': the headers and part of the body, then nothing. */
+type Behaviour = 'answer' | 'reset' | 'hang' | 'stall';
 
 /** An upstream on a fixed port whose behaviour the test sets; both HTTP/1.1 and gRPC (h2c). */
 interface FaultyUpstream {
@@ -42,6 +43,10 @@ async function restUpstream(port = 0): Promise<FaultyUpstream> {
     request.resume();
     if (upstream.behaviour === 'reset') return request.socket.destroy();
     if (upstream.behaviour === 'hang') return;
+    if (upstream.behaviour === 'stall') {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      return void response.write('{"ok":');
+    }
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end('{"ok":true}');
   });
@@ -67,6 +72,10 @@ async function grpcUpstream(port = 0): Promise<FaultyUpstream> {
     stream.resume();
     if (upstream.behaviour === 'reset') return stream.session?.destroy();
     if (upstream.behaviour === 'hang') return;
+    if (upstream.behaviour === 'stall') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      return void stream.write(Buffer.from([0, 0, 0, 0, 9]));
+    }
     stream.on('end', () => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
@@ -142,6 +151,13 @@ describe('upstream failures over HTTP', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 20);
   });
 
+  it('cuts the answer when the upstream stalls after its headers for longer than read_timeout', async () => {
+    rest.behaviour = 'stall';
+    const response = await restCall();
+    expect(response.status).toBe(200);
+    await expect(response.text()).rejects.toThrow();
+  });
+
   it('recovers by itself when a stopped upstream comes back on its port', async () => {
     const port = rest.port;
     await rest.close();
@@ -175,6 +191,11 @@ describe('upstream failures over gRPC', () => {
     expect(answer.headers[':status']).toBe(504);
     expect(answer.headers['grpc-status']).toBe('4');
     expect(answer.headers['grpc-message']).toBe(TIMED_OUT);
+  });
+
+  it('resets the call when the upstream stalls after its headers for longer than read_timeout', async () => {
+    grpc.behaviour = 'stall';
+    await expect(grpcPredict()).rejects.toThrow(/NGHTTP2_INTERNAL_ERROR|stream/i);
   });
 
   it('recovers by itself when a stopped upstream comes back on its port', async () => {
