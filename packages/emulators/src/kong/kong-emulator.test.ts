@@ -481,6 +481,50 @@ describe('proxying gRPC over HTTP/2 cleartext', () => {
     expect(grpc.requests[0]?.headers.te).toBe('trailers');
   });
 
+  it('refuses a gRPC call over HTTP/1.1 on the gRPC route with 426 Please use HTTP2 protocol', async () => {
+    const response = await fetch(`${kong.proxyUrl()}${PREDICT}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc', authorization: `Bearer ${await token('ops-console')}` },
+      body: predictFrame('classifier'),
+    });
+    expect(response.status).toBe(426);
+    expect(response.headers.get('upgrade')).toBe('HTTP/2');
+    expect(((await response.json()) as { message: string }).message).toBe('Please use HTTP2 protocol');
+    expect(grpc.requests).toEqual([]);
+  });
+
+  it('refuses a non-gRPC request on the gRPC route with 415, over HTTP/1.1 and HTTP/2', async () => {
+    const response = await fetch(`${kong.proxyUrl()}${PREDICT}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { message: string }).message).toBe(
+      'Non-gRPC request matched gRPC route',
+    );
+    const overHttp2 = await grpcCall(kong.grpcAddress(), PREDICT, predictFrame('classifier'), {
+      'content-type': 'application/json',
+    });
+    expect(overHttp2.headers[':status']).toBe(415);
+    expect(JSON.parse(overHttp2.body.toString()).message).toBe('Non-gRPC request matched gRPC route');
+    expect(grpc.requests).toEqual([]);
+  });
+
+  it('lets a gRPC call matching an HTTP route through to the plugins (Kong refuses no such mismatch)', async () => {
+    const answer = await grpcCall(
+      kong.grpcAddress(),
+      '/v1/models/classifier:predict',
+      predictFrame('classifier'),
+      {
+        authorization: `Bearer ${await token('ops-console')}`,
+      },
+    );
+    // the per-model plugin reads it as a gRPC call to a method it does not know
+    expect(answer.headers[':status']).toBe(403);
+    expect(answer.headers['grpc-status']).toBe('7');
+  });
+
   it('answers a call no route matches with :status 404 and grpc-status 5', async () => {
     const answer = await grpcCall(kong.grpcAddress(), '/other.Service/Call', predictFrame('classifier'));
     expect(answer.trailersOnly).toBe(true);

@@ -19,6 +19,7 @@ import {
 import type { KongSnapshot } from './kong-snapshot.js';
 import type { PluginChain } from './plugin-chain.js';
 import { isGrpcContentType } from './plugins/model-access-grpc-request.js';
+import { protocolMismatch } from './protocol-mismatch.js';
 import { RequestBody, RequestBodyAborted } from './request-body.js';
 import { normalizeKongPath } from './route-matcher.js';
 
@@ -140,7 +141,6 @@ export class ProxyPipeline {
     };
 
     const match = snapshot.router.match({
-      protocol: kongRequest.protocol,
       method: kongRequest.method,
       path: kongRequest.path,
       host,
@@ -148,6 +148,7 @@ export class ProxyPipeline {
     });
     const service = match?.route.service ? snapshot.service(match.route.service.id) : undefined;
     if (!match || !service) return send(kongExitError(404, NO_ROUTE_MESSAGE));
+    const mismatch = protocolMismatch(match.route, firstHeader(request.headers, 'content-type'), httpVersion);
 
     const context: KongRequestContext = {
       request: kongRequest,
@@ -164,6 +165,10 @@ export class ProxyPipeline {
       startedAt,
     };
     record.context = context;
+    if (mismatch) {
+      record.source = 'exit';
+      return send(mismatch);
+    }
     let exit: KongExit | undefined;
     try {
       exit = await this.options.chain.access(context);

@@ -18,7 +18,6 @@ function routes(input: object[]) {
 }
 
 const request = (path: string, extra: Partial<Parameters<RouteMatcher['match']>[0]> = {}) => ({
-  protocol: 'http' as const,
   method: 'GET',
   path,
   host: 'kong:8000',
@@ -39,12 +38,14 @@ describe('route matching', () => {
     expect(name('/v1/models/classifier', { method: 'DELETE' })).toBeNull();
   });
 
-  it('matches gRPC routes only for gRPC requests, and HTTP routes only for HTTP ones', () => {
-    expect(name('/tensorflow.serving.PredictionService/Predict', { protocol: 'grpc', method: 'POST' })).toBe(
-      'grpc-tf-serving',
-    );
-    expect(name('/tensorflow.serving.PredictionService/Predict', { method: 'POST' })).toBeNull();
-    expect(name('/v1/models/classifier', { protocol: 'grpc', method: 'POST' })).toBeNull();
+  it('matches routes whatever the protocol (the runloop refuses a mismatch after routing)', () => {
+    expect(name('/tensorflow.serving.PredictionService/Predict', { method: 'POST' })).toBe('grpc-tf-serving');
+    expect(
+      name('/tensorflow.serving.PredictionService/Predict', {
+        method: 'POST',
+        headers: { 'content-type': 'application/grpc' },
+      }),
+    ).toBe('grpc-tf-serving');
   });
 
   it('prefers the higher regex_priority, then regex over prefix, then the longer prefix', () => {
