@@ -4,6 +4,7 @@ import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHead
 import type { Http2ServerResponse } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/fixtures';
 import type { KongRequestContext } from './kong-request.js';
+import { escapeKongUri } from './kong-uri.js';
 import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted request to an HTTP upstream over HTTP/1.1, as Kong's balancer does: the upstream URI
@@ -41,8 +42,9 @@ export function upstreamPath(
       ? service.path + path.slice(1)
       : service.path + (path === '/' ? '' : path);
   }
-  const query = context.request.query.toString();
-  return query ? `${path}?${query}` : path;
+  // escaped as uri.escape does, then the client's own args, as sent (`?` kept even when they are empty)
+  const args = context.request.rawQuery;
+  return args === undefined ? escapeKongUri(path) : `${escapeKongUri(path)}?${args}`;
 }
 
 /** The request headers for the upstream: the client's minus hop-by-hop and pseudo-headers, plus Kong's. */
@@ -70,7 +72,7 @@ export function upstreamHeaders(
   headers['x-forwarded-proto'] = 'http';
   headers['x-forwarded-host'] = downstreamHost.replace(/:\d+$/, '');
   headers['x-forwarded-port'] = String(downstreamPort);
-  headers['x-forwarded-path'] = context.request.path;
+  headers['x-forwarded-path'] = context.request.rawPath ?? context.request.path;
   headers['x-real-ip'] = context.request.clientIp;
   headers['x-kong-request-id'] = context.requestId;
   for (const [name, value] of context.upstreamHeaders) {

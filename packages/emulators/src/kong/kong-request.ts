@@ -16,6 +16,10 @@ export interface KongRequest {
   /** The normalized path, as kong.request.get_path() returns it. */
   path: string;
   query: URLSearchParams;
+  /** The path as the client sent it (ngx.var.request_uri without its args). */
+  rawPath?: string;
+  /** The query as the client sent it (ngx.var.args), undefined without a `?`. */
+  rawQuery?: string;
   headers: IncomingHttpHeaders;
   httpVersion: 1 | 2;
   protocol: KongRequestProtocol;

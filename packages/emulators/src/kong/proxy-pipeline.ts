@@ -17,11 +17,11 @@ import {
   kongExitError,
 } from './kong-request.js';
 import type { KongSnapshot } from './kong-snapshot.js';
+import { normalizeKongPath, splitRequestTarget } from './kong-uri.js';
 import type { PluginChain } from './plugin-chain.js';
 import { isGrpcContentType } from './plugins/model-access-grpc-request.js';
 import { protocolMismatch } from './protocol-mismatch.js';
 import { RequestBody, RequestBodyAborted } from './request-body.js';
-import { normalizeKongPath } from './route-matcher.js';
 
 const EMPTY_BODY = Buffer.alloc(0);
 
@@ -100,14 +100,17 @@ export class ProxyPipeline {
     const httpVersion = request.httpVersionMajor === 2 ? 2 : 1;
     const contentType = request.headers['content-type'];
     const grpcShaped = httpVersion === 2 && isGrpcContentType(contentType);
-    const url = new URL(request.url ?? '/', 'http://kong.invalid');
+    // the request target as sent: a URL parser would read `//foo/...` as a host
+    const target = splitRequestTarget(request.url ?? '/');
     const host = (request.headers[':authority'] as string | undefined) ?? request.headers.host ?? '';
     const body = new RequestBody(request, firstHeader(request.headers, 'content-length'));
     const logged = this.logWhenClosed(request, response, snapshot, httpVersion, body);
     const kongRequest: KongRequest = {
       method: request.method ?? 'GET',
-      path: normalizeKongPath(url.pathname),
-      query: url.searchParams,
+      path: normalizeKongPath(target.path),
+      query: new URLSearchParams(target.args ?? ''),
+      rawQuery: target.args,
+      rawPath: target.path,
       headers: request.headers,
       httpVersion,
       protocol: grpcShaped ? 'grpc' : 'http',

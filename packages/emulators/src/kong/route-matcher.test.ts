@@ -6,7 +6,8 @@ import {
   validateKongConfig,
 } from '@modelgate/fixtures';
 import { describe, expect, it } from 'vitest';
-import { normalizeKongPath, RouteMatcher } from './route-matcher.js';
+import { escapeKongUri, normalizeKongPath } from './kong-uri.js';
+import { RouteMatcher } from './route-matcher.js';
 
 const generated = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
   plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
@@ -98,5 +99,20 @@ describe('route matching', () => {
     expect(normalizeKongPath('/v1/models/%63lassifier')).toBe('/v1/models/classifier');
     expect(normalizeKongPath('/v1/x/../models//a/./b')).toBe('/v1/models/a/b');
     expect(normalizeKongPath('/v1/a%2fb')).toBe('/v1/a%2Fb');
+  });
+
+  it('follows kong/tools/uri.lua: empty segments merged as met, every non-reserved byte decoded', () => {
+    expect(normalizeKongPath('//foo/v1/models/classifier')).toBe('/foo/v1/models/classifier');
+    expect(normalizeKongPath('/a//../b')).toBe('/b');
+    expect(normalizeKongPath('/v1/models//../classifier')).toBe('/v1/classifier');
+    expect(normalizeKongPath('/a/%2e%2E/b')).toBe('/b');
+    expect(normalizeKongPath('/a%20b/%C3%A9/%3a')).toBe('/a b/\u00c3\u00a9/%3A');
+    expect(normalizeKongPath('/a/b/..')).toBe('/a/');
+    expect(normalizeKongPath('/../../x')).toBe('/x');
+    expect(normalizeKongPath('/a/./b/.')).toBe('/a/b/');
+  });
+
+  it('escapes the upstream URI as uri.escape does', () => {
+    expect(escapeKongUri('/a b/\u00c3\u00a9/%3A:x')).toBe('/a%20b/%C3%A9/%3A:x');
   });
 });

@@ -160,19 +160,3 @@ export class RouteMatcher {
     return prefix ?? null;
   }
 }
-
-/** Kong's path normalization before routing: dot segments resolved, unreserved percent-escapes decoded. */
-export function normalizeKongPath(rawPath: string): string {
-  const path = rawPath.split('?')[0] ?? '/';
-  const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (percentEscape, hex: string) => {
-    const char = String.fromCharCode(Number.parseInt(hex, 16));
-    return /[A-Za-z0-9\-._~]/.test(char) ? char : percentEscape.toUpperCase();
-  });
-  const segments: string[] = [];
-  for (const segment of decoded.split('/').slice(1)) {
-    if (segment === '..') segments.pop();
-    else if (segment !== '.') segments.push(segment);
-  }
-  const normalized = `/${segments.join('/')}`;
-  return normalized.replace(/\/{2,}/g, '/');
-}

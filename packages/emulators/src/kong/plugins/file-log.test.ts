@@ -94,7 +94,7 @@ describe('file-log', () => {
         method: 'POST',
         headers: { authorization: 'REDACTED', 'content-type': 'application/json' },
       },
-      upstream_uri: '/v1/models/classifier/versions/2:predict?debug=1&x=',
+      upstream_uri: '/v1/models/classifier/versions/2:predict?debug=1&x', // the args as sent
       upstream_status: '200',
       response: { status: 200 },
       tries: [{ ip: '127.0.0.1', port: rest.port }],
