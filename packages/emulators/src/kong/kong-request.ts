@@ -64,6 +64,8 @@ export interface KongExitError {
   status: number;
   message: string;
   headers: Record<string, string>;
+  /** Sent by the error handler (an upstream fault): its body's type falls back to Content-Type, then text/plain. */
+  errorHandler?: boolean;
 }
 
 export type KongExit = KongExitJson | KongExitError;

@@ -1,8 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { lookup } from 'node:dns/promises';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { isIP } from 'node:net';
 import { PRODUCT_VERSIONS } from '@modelgate/fixtures';
-import { DEFAULT_ERROR_MESSAGES, kongErrorBody, kongExitBody } from './error-response.js';
+import {
+  DEFAULT_ERROR_MESSAGES,
+  kongErrorBody,
+  kongErrorHandlerBody,
+  kongExitBody,
+  type RenderedBody,
+} from './error-response.js';
 import { forwardGrpc, type GrpcUpstreams } from './grpc-proxy.js';
 import { grpcRefusalHeaders } from './grpc-refusal.js';
 import { forwardHttp, upstreamHeaders, upstreamPath } from './http-proxy.js';
@@ -34,9 +42,16 @@ export const BAD_UPSTREAM_MESSAGE = DEFAULT_ERROR_MESSAGES[502] as string;
 export const UPSTREAM_TIMEOUT_MESSAGE = DEFAULT_ERROR_MESSAGES[504] as string;
 
 /** Kong's error handler for a failed upstream (kong/error_handlers.lua): gRPC clients get the message too. */
-const badUpstream = () => kongExitError(502, BAD_UPSTREAM_MESSAGE, { 'grpc-message': BAD_UPSTREAM_MESSAGE });
-const upstreamTimeout = () =>
-  kongExitError(504, UPSTREAM_TIMEOUT_MESSAGE, { 'grpc-message': UPSTREAM_TIMEOUT_MESSAGE });
+const badUpstream = (): KongExit => ({
+  ...kongExitError(502, BAD_UPSTREAM_MESSAGE, { 'grpc-message': BAD_UPSTREAM_MESSAGE }),
+  errorHandler: true,
+});
+const upstreamTimeout = (): KongExit => ({
+  ...kongExitError(504, UPSTREAM_TIMEOUT_MESSAGE, { 'grpc-message': UPSTREAM_TIMEOUT_MESSAGE }),
+  errorHandler: true,
+});
+/** The balancer's answer when the service's host does not resolve (kong.response.error: gRPC gets the code name). */
+export const NAME_RESOLUTION_FAILED_MESSAGE = 'name resolution failed';
 
 type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -74,6 +89,28 @@ function headerTable(headers: Record<string, unknown>): Record<string, string | 
     table[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
   }
   return table;
+}
+
+const UNRESOLVED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENODATA', 'EAI_NONAME']);
+
+/** Whether the balancer can resolve the service's host (Kong's DNS client; here the system resolver). */
+async function resolves(host: string): Promise<boolean> {
+  try {
+    await lookup(host);
+    return true;
+  } catch (error) {
+    if (UNRESOLVED.has((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  }
+}
+
+function renderedExit(exit: KongExit, requestId: string, headers: IncomingHttpHeaders): RenderedBody {
+  if (exit.kind === 'json') return kongExitBody(exit.table);
+  if (!exit.errorHandler) return kongErrorBody(exit.message, requestId, headers);
+  // error_handlers.lua: a gRPC type asked for gets kong.response.exit's table, as JSON outside HTTP/2
+  const asked = headers.accept ?? headers['content-type'];
+  if (asked?.startsWith('application/grpc')) return kongExitBody({ message: exit.message });
+  return kongErrorHandlerBody(exit.message, requestId, headers);
 }
 
 function httpStreamGone(response: DownstreamResponse): boolean {
@@ -205,6 +242,9 @@ export class ProxyPipeline {
       record.source = 'error';
       return send(outcome === 'timed-out' ? upstreamTimeout() : badUpstream());
     };
+    if (isIP(service.host) === 0 && !(await resolves(service.host))) {
+      return send(kongExitError(503, NAME_RESOLUTION_FAILED_MESSAGE));
+    }
     if (service.protocol === 'grpc' || service.protocol === 'grpcs') {
       if (httpVersion !== 2) return send(badUpstream());
       this.startTry(record, service);
@@ -335,10 +375,7 @@ export class ProxyPipeline {
       (response as Http2ServerResponse).stream.respond(headers, { endStream: true });
       return;
     }
-    const rendered =
-      exit.kind === 'json'
-        ? kongExitBody(exit.table)
-        : kongErrorBody(exit.message, requestId, request.headers);
+    const rendered = renderedExit(exit, requestId, request.headers);
     const headers: Record<string, string> = { ...common };
     for (const [name, value] of Object.entries(exit.headers)) {
       if (name.toLowerCase() !== 'grpc-message') headers[name] = value;

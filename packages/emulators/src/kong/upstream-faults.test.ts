@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '@modelgate/fixtures';
@@ -168,6 +168,59 @@ describe('upstream failures over HTTP', () => {
     const back = await restCall();
     expect(back.status).toBe(200);
     await back.text();
+  });
+});
+
+/** GET on the REST route with Node's client, which sends no Accept unless told (fetch sends `*\/*`). */
+function plainGet(headers: Record<string, string>): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const call = httpRequest(
+      new URL('/v1/models/classifier', kong.proxyUrl()),
+      { headers: { authorization, ...headers } },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'] ?? '', body }),
+        );
+      },
+    );
+    call.on('error', reject);
+    call.end();
+  });
+}
+
+describe('the body of an upstream fault (kong/error_handlers.lua)', () => {
+  it('is text/plain without Accept or Content-Type, else the type they name', async () => {
+    rest.behaviour = 'reset';
+    const plain = await plainGet({});
+    expect(plain.status).toBe(502);
+    expect(plain.type).toBe('text/plain; charset=utf-8');
+    expect(plain.body).toMatch(new RegExp(`^${BAD_UPSTREAM}\\nrequest_id: [0-9a-f]{32}\\n$`));
+    const json = await plainGet({ 'content-type': 'application/json' });
+    expect(json.type).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(json.body).message).toBe(BAD_UPSTREAM);
+    const html = await plainGet({ accept: 'text/html', 'content-type': 'application/json' });
+    expect(html.type).toBe('text/html; charset=utf-8');
+  });
+
+  it('is 503 name resolution failed when the service host does not resolve, over HTTP and gRPC', async () => {
+    const config = configFor(rest.port, grpc.port);
+    for (const service of config.services ?? []) service.host = 'no-such-host.invalid';
+    kong.replaceConfig(config);
+    try {
+      const response = await restCall();
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { message: string }).message).toBe('name resolution failed');
+      const answer = await grpcPredict();
+      expect(answer.headers[':status']).toBe(503);
+      expect(answer.headers['grpc-status']).toBe('14');
+      expect(answer.headers['grpc-message']).toBe('Unavailable');
+    } finally {
+      kong.replaceConfig(configFor(rest.port, grpc.port));
+    }
   });
 });
 
