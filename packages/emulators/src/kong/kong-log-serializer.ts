@@ -76,14 +76,16 @@ export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace
     workspace: workspace.id,
     workspace_name: workspace.name,
   };
-  if (record.upstreamStatus !== undefined) root.upstream_status = String(record.upstreamStatus);
+  // var.upstream_status or "": present on every line
+  root.upstream_status = record.upstreamStatus === undefined ? '' : String(record.upstreamStatus);
   if (record.tries) root.tries = record.tries;
   if (context) {
     root.route = context.route;
     root.service = context.service;
     if (context.consumer) root.consumer = context.consumer;
-    if (context.credential)
-      root.authenticated_entity = { id: context.credential.id, consumer_id: context.consumer?.id };
+    // log.lua takes consumer_id from the credential row (jwt's have none) or ctx.authenticate_consumer (a name
+    // nothing sets), so a jwt-authenticated request logs the credential id only
+    if (context.credential) root.authenticated_entity = { id: context.credential.id };
     for (const [key, value] of context.serializeValues) root[key] = value;
   }
   return root;

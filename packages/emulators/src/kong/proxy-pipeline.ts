@@ -205,6 +205,10 @@ export class ProxyPipeline {
       startedAt,
     };
     record.context = context;
+    // set before the plugins run (the runloop's access.before), so a refused request logs them too
+    const path = upstreamPath(service, context, match.matchedPath);
+    record.upstreamUri = path;
+    record.tries = [];
     if (mismatch) {
       record.source = 'exit';
       return send(mismatch);
@@ -236,8 +240,6 @@ export class ProxyPipeline {
     };
 
     const headers = upstreamHeaders(context, service, host, localPort);
-    const path = upstreamPath(service, context, match.matchedPath);
-    record.upstreamUri = path;
     const upstreamFailed = (outcome: 'failed' | 'timed-out') => {
       record.source = 'error';
       return send(outcome === 'timed-out' ? upstreamTimeout() : badUpstream());
