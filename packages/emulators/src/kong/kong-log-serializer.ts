@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { elapsedMs, type KongLogRecord } from './kong-log-record.js';
+import { type KongLogRecord, kongLatencies } from './kong-log-record.js';
 
 // kong.log.serialize() at 3.9.3 (kong/pdk/log.lua): the table file-log writes as one JSON line. Values set
 // with kong.log.set_serialize_value (the per-model plugin's model and model_version, correlation-id's id) are
@@ -50,13 +50,7 @@ function queryTable(requestUri: string): Record<string, string | boolean | (stri
 
 export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
   const context = record.context;
-  const proxied = record.upstreamSentHr !== undefined;
-  const requestMs = elapsedMs(record.arrivedHr, record.endedHr);
-  const proxyMs = proxied ? elapsedMs(record.upstreamSentHr as number, record.upstreamAnsweredHr) : -1;
-  const kongMs = proxied
-    ? elapsedMs(record.arrivedHr, record.upstreamSentHr) +
-      elapsedMs(record.upstreamAnsweredHr ?? record.upstreamSentHr ?? 0, record.endedHr)
-    : requestMs;
+  const latencies = kongLatencies(record);
   const root: Record<string, unknown> = {
     request: {
       id: record.requestId,
@@ -69,7 +63,7 @@ export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace
     },
     upstream_uri: record.upstreamUri ?? '',
     response: { status: record.status, headers: record.responseHeaders, size: record.responseSize },
-    latencies: { kong: kongMs, proxy: proxyMs, request: requestMs, receive: 0 },
+    latencies: { ...latencies, receive: 0 },
     client_ip: record.request.clientIp,
     started_at: record.startedAt,
     source: record.source === 'service' ? 'upstream' : 'kong',
