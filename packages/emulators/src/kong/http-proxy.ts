@@ -108,7 +108,6 @@ export async function forwardHttp(
     extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
   },
   response: DownstreamResponse,
-  signal: AbortSignal,
 ): Promise<ForwardResult> {
   const buffered = options.requestBuffering ? await options.body.buffered() : undefined;
   const headers = { ...options.headers };
@@ -121,6 +120,7 @@ export async function forwardHttp(
   }
   return new Promise((resolve) => {
     let timedOut = false;
+    let answered = false;
     const upstream = httpRequest(
       {
         host: options.service.host,
@@ -128,7 +128,6 @@ export async function forwardHttp(
         method: options.method,
         path: options.path,
         headers,
-        signal,
       },
       (answer) => {
         const headers: OutgoingHttpHeaders = {};
@@ -139,7 +138,10 @@ export async function forwardHttp(
         Object.assign(headers, options.extraHeaders(answer.statusCode ?? 502, headers));
         (response as ServerResponse).writeHead(answer.statusCode ?? 502, headers);
         answer.pipe(response as ServerResponse);
-        answer.on('end', () => resolve({ status: answer.statusCode ?? 502 }));
+        answer.on('end', () => {
+          answered = true;
+          resolve({ status: answer.statusCode ?? 502 });
+        });
         answer.on('error', () => {
           response.destroy();
           resolve({ status: 'failed' });
@@ -159,6 +161,10 @@ export async function forwardHttp(
     upstream.on('timeout', () => {
       timedOut = true;
       upstream.destroy(new Error('upstream read timeout'));
+    });
+    // a client gone before the answer ended takes the upstream request with it; after, the socket is reused
+    response.once('close', () => {
+      if (!answered) upstream.destroy();
     });
     upstream.on('error', () => {
       // after the headers went out Kong can only cut the connection; before, the caller answers 502 or 504

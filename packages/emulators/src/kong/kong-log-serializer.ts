@@ -48,7 +48,8 @@ function queryTable(requestUri: string): Record<string, string | boolean | (stri
   return table;
 }
 
-export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
+/** The serialize table without the route, service and consumer entities (which kongLogLine adds as cached JSON). */
+function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
   const context = record.context;
   const latencies = kongLatencies(record);
   const root: Record<string, unknown> = {
@@ -74,13 +75,43 @@ export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace
   root.upstream_status = record.upstreamStatus === undefined ? '' : String(record.upstreamStatus);
   if (record.tries) root.tries = record.tries;
   if (context) {
-    root.route = context.route;
-    root.service = context.service;
-    if (context.consumer) root.consumer = context.consumer;
     // log.lua takes consumer_id from the credential row (jwt's have none) or ctx.authenticate_consumer (a name
     // nothing sets), so a jwt-authenticated request logs the credential id only
     if (context.credential) root.authenticated_entity = { id: context.credential.id };
     for (const [key, value] of context.serializeValues) root[key] = value;
   }
   return root;
+}
+
+/** kong.log.serialize(): the table file-log encodes. */
+export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
+  const root = serializedFields(record, workspace);
+  const context = record.context;
+  if (context) {
+    root.route = context.route;
+    root.service = context.service;
+    if (context.consumer) root.consumer = context.consumer;
+  }
+  return root;
+}
+
+/** Entities as JSON, once per configuration: they do not change while a configuration is in force. */
+const entityJson = new WeakMap<object, string>();
+
+function jsonOf(entity: object): string {
+  let json = entityJson.get(entity);
+  if (json === undefined) {
+    json = JSON.stringify(entity);
+    entityJson.set(entity, json);
+  }
+  return json;
+}
+
+/** serializeKongLog as one JSON line (no newline), the entities' JSON reused across requests. */
+export function kongLogLine(record: KongLogRecord, workspace: KongWorkspace): string {
+  const fields = JSON.stringify(serializedFields(record, workspace));
+  const context = record.context;
+  if (!context) return fields;
+  const consumer = context.consumer ? `,"consumer":${jsonOf(context.consumer)}` : '';
+  return `${fields.slice(0, -1)},"route":${jsonOf(context.route)},"service":${jsonOf(context.service)}${consumer}}`;
 }

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -118,8 +118,26 @@ function httpStreamGone(response: DownstreamResponse): boolean {
   return stream ? stream.destroyed || stream.closed : response.destroyed;
 }
 
+/** Kong's request ids (32 hex digits), cut from one buffer of random bytes refilled when used up. */
+class RequestIds {
+  private readonly pool = Buffer.allocUnsafe(16 * 256);
+  private offset = this.pool.length;
+
+  next(): string {
+    if (this.offset === this.pool.length) {
+      randomFillSync(this.pool);
+      this.offset = 0;
+    }
+    const id = this.pool.toString('hex', this.offset, this.offset + 16);
+    this.offset += 16;
+    return id;
+  }
+}
+
 export class ProxyPipeline {
   constructor(private readonly options: ProxyPipelineOptions) {}
+
+  private readonly requestIds = new RequestIds();
 
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -133,7 +151,7 @@ export class ProxyPipeline {
     const snapshot = this.options.snapshot();
     const startedAt = this.options.clock.now();
     const arrivedHr = performance.now();
-    const requestId = randomBytes(16).toString('hex');
+    const requestId = this.requestIds.next();
     const httpVersion = request.httpVersionMajor === 2 ? 2 : 1;
     const contentType = request.headers['content-type'];
     const grpcShaped = httpVersion === 2 && isGrpcContentType(contentType);
@@ -267,8 +285,6 @@ export class ProxyPipeline {
       if (outcome !== 'answered') return upstreamFailed(outcome);
       return;
     }
-    const abort = new AbortController();
-    response.on('close', () => abort.abort());
     this.startTry(record, service);
     let result: Awaited<ReturnType<typeof forwardHttp>>;
     try {
@@ -283,7 +299,6 @@ export class ProxyPipeline {
           extraHeaders: responseExtras,
         },
         response,
-        abort.signal,
       );
     } catch (error) {
       if (error instanceof RequestBodyAborted) return; // buffered, so the upstream never saw it

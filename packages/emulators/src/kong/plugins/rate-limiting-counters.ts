@@ -25,27 +25,21 @@ export const WINDOW_SECONDS: Readonly<Record<RateLimitWindow, number>> = {
 
 /** Start of the window holding `now` (ms), aligned to the UTC calendar as kong/tools/timestamp.lua aligns it. */
 export function windowStart(window: RateLimitWindow, now: number): number {
-  const date = new Date(now);
-  const [y, m, d, h, min] = [
-    date.getUTCFullYear(),
-    date.getUTCMonth(),
-    date.getUTCDate(),
-    date.getUTCHours(),
-    date.getUTCMinutes(),
-  ];
+  // UTC has no leap seconds in epoch time: second to day align by arithmetic, month and year by the calendar
   switch (window) {
     case 'second':
-      return Math.floor(now / 1000) * 1000;
     case 'minute':
-      return Date.UTC(y, m, d, h, min);
     case 'hour':
-      return Date.UTC(y, m, d, h);
-    case 'day':
-      return Date.UTC(y, m, d);
-    case 'month':
-      return Date.UTC(y, m, 1);
+    case 'day': {
+      const length = WINDOW_SECONDS[window] * 1000;
+      return Math.floor(now / length) * length;
+    }
+    case 'month': {
+      const date = new Date(now);
+      return Date.UTC(date.getUTCFullYear(), date.getUTCMonth(), 1);
+    }
     case 'year':
-      return Date.UTC(y, 0, 1);
+      return Date.UTC(new Date(now).getUTCFullYear(), 0, 1);
   }
 }
 
