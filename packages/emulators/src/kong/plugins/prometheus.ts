@@ -87,30 +87,52 @@ export class KongPrometheusMetrics {
         const consumer = config.per_consumer ? (context.consumer?.username ?? '') : '';
         const ws = workspace.name;
         if (config.status_code_metrics) {
-          this.requests.inc({
-            service,
-            route,
-            code: String(record.status),
-            source: record.source === 'service' ? 'service' : 'kong',
-            workspace: ws,
-            consumer,
-          });
+          const source = record.source === 'service' ? 'service' : 'kong';
+          this.child(this.requests, [service, route, String(record.status), source, ws, consumer]).inc();
         }
         if (config.latency_metrics) {
-          const labels = { service, route, workspace: ws };
+          const labels = [service, route, ws];
           // the file-log latencies: proxy is -1 (not observed) when nothing was proxied
           const latencies = kongLatencies(record);
-          this.requestLatency.observe(labels, latencies.request);
-          if (latencies.proxy >= 0) this.upstreamLatency.observe(labels, latencies.proxy);
-          this.kongLatency.observe(labels, latencies.kong);
+          this.child(this.requestLatency, labels).observe(latencies.request);
+          if (latencies.proxy >= 0) this.child(this.upstreamLatency, labels).observe(latencies.proxy);
+          this.child(this.kongLatency, labels).observe(latencies.kong);
         }
         if (config.bandwidth_metrics) {
-          const labels = (direction: string) => ({ service, route, direction, workspace: ws, consumer });
-          if (record.requestSize > 0) this.bandwidth.inc(labels('ingress'), record.requestSize);
-          if (record.responseSize > 0) this.bandwidth.inc(labels('egress'), record.responseSize);
+          if (record.requestSize > 0)
+            this.child(this.bandwidth, [service, route, 'ingress', ws, consumer]).inc(record.requestSize);
+          if (record.responseSize > 0)
+            this.child(this.bandwidth, [service, route, 'egress', ws, consumer]).inc(record.responseSize);
         }
       },
     };
+  }
+
+  /** Each family's series by label values, looked up without prom-client hashing a label object per call. */
+  private readonly children = new Map<
+    object,
+    Map<string, { inc(value?: number): void; observe(value: number): void }>
+  >();
+
+  private child(
+    family: Counter | Histogram,
+    values: string[],
+  ): { inc(value?: number): void; observe(value: number): void } {
+    let series = this.children.get(family);
+    if (!series) {
+      series = new Map();
+      this.children.set(family, series);
+    }
+    const key = values.join('\u0000');
+    let child = series.get(key);
+    if (!child) {
+      child = family.labels(...values) as unknown as {
+        inc(value?: number): void;
+        observe(value: number): void;
+      };
+      series.set(key, child);
+    }
+    return child;
   }
 
   /** The exposition text, as GET /metrics answers it. */
