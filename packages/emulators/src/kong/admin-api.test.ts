@@ -82,13 +82,97 @@ describe('the admin API', () => {
 
   it.each([
     ['POST', '/consumers', "cannot create 'consumers' entities when not using a database"],
-    ['PATCH', '/services/tf-serving-rest', "cannot update 'services' entities when not using a database"],
-    ['PUT', '/routes/rest-classifier', "cannot create or update 'routes' entities when not using a database"],
-    ['DELETE', '/plugins/x', "cannot delete 'plugins' entities when not using a database"],
+    [
+      'PATCH',
+      '/services/tf-serving-rest',
+      "cannot update 'services' entities by 'name' when not using a database",
+    ],
+    [
+      'PUT',
+      '/routes/rest-classifier',
+      "cannot create or update 'routes' entities by 'name' when not using a database",
+    ],
+    [
+      'DELETE',
+      '/consumers/ops-console',
+      "cannot remove 'consumers' entities by 'username' when not using a database",
+    ],
   ])('answers %s %s with 405 operation unsupported', async (method, path, message) => {
     const response = await admin(path, { method, body: method === 'DELETE' ? undefined : '{}' });
     expect(response.status).toBe(405);
     expect(await response.json()).toEqual({ code: 12, name: 'operation unsupported', message });
+  });
+
+  it('names a write by id without "by", and answers DELETE of a missing entity with 204', async () => {
+    const service = kong.configuration.services[0];
+    const byId = await admin(`/services/${service?.id}`, { method: 'PATCH', body: '{}' });
+    expect(await byId.json()).toEqual({
+      code: 12,
+      name: 'operation unsupported',
+      message: "cannot update 'services' entities when not using a database",
+    });
+    const removed = await admin(`/plugins/${kong.configuration.plugins[0]?.id}`, { method: 'DELETE' });
+    expect(((await removed.json()) as { message: string }).message).toBe(
+      "cannot remove 'plugins' entities when not using a database",
+    );
+    const missing = await admin('/services/no-such-service', { method: 'DELETE' });
+    expect(missing.status).toBe(204);
+    expect(await missing.text()).toBe('');
+  });
+
+  it("answers POST /config with 201 and the new configuration's entities by type and id", async () => {
+    const response = await admin('/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(generated),
+    });
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as Record<string, Record<string, { id: string }>>;
+    const service = kong.configuration.services[0] as { id: string };
+    expect(body.services?.[service.id]).toEqual(JSON.parse(JSON.stringify(service)));
+    expect(Object.keys(body.consumers ?? {}).sort()).toEqual(
+      kong.configuration.consumers.map((consumer) => consumer.id).sort(),
+    );
+    expect(body).not.toHaveProperty('_format_version');
+  });
+
+  it("refuses a config that does not parse with code 14 and Kong's fields, and a missing one", async () => {
+    const scalar = await admin('/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ config: '"bobby tables"' }),
+    });
+    expect(scalar.status).toBe(400);
+    expect(await scalar.json()).toEqual({
+      code: 14,
+      name: 'invalid declarative configuration',
+      message:
+        'declarative config is invalid: {error="failed parsing declarative configuration: expected an object"}',
+      fields: { error: 'failed parsing declarative configuration: expected an object' },
+    });
+    const empty = await admin('/config', { method: 'POST' });
+    expect(empty.status).toBe(400);
+    expect(await empty.json()).toEqual({ message: 'expected a declarative configuration' });
+  });
+
+  it('accepts a YAML body, as Kong does', async () => {
+    const response = await admin('/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/yaml' },
+      body: '_format_version: "3.0"\nconsumers:\n  - username: bobby\n',
+    });
+    expect(response.status).toBe(201);
+  });
+
+  it('refuses a POST /config body over nginx_admin_client_max_body_size (10m) with 413', async () => {
+    const hash = kong.configurationHash;
+    const answer = await admin('/config', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ ...generated, _comment: 'x'.repeat(10 * 1024 * 1024) }),
+    });
+    expect(answer.status).toBe(413);
+    expect(kong.configurationHash).toBe(hash);
   });
 
   it("refuses a bad POST /config with Kong's 400 body and keeps the running configuration", async () => {

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KongConfigError, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/policy';
+import { parse as parseYaml } from 'yaml';
 import type { KongSnapshot } from './kong-snapshot.js';
+import { RequestBody } from './request-body.js';
 
 // The Admin API and Status API of a DB-less Kong (products.md 1a, 1h): /status and /status/ready, reads of the
 // entities, POST /config replacing the whole configuration, and 405 `operation unsupported` for entity writes.
@@ -19,22 +21,62 @@ export interface AdminApiHost {
 
 type Handler = (request: IncomingMessage, response: ServerResponse) => Promise<void>;
 
-/** Admin API paths and the config section each lists (Kong's DAO name for the error messages). */
-const ENTITY_ENDPOINTS: Readonly<Record<string, { section: keyof NormalizedKongConfig; dao: string }>> = {
-  services: { section: 'services', dao: 'services' },
-  routes: { section: 'routes', dao: 'routes' },
-  consumers: { section: 'consumers', dao: 'consumers' },
-  plugins: { section: 'plugins', dao: 'plugins' },
-  jwts: { section: 'jwt_secrets', dao: 'jwt_secrets' },
+interface EntityEndpoint {
+  section: 'services' | 'routes' | 'consumers' | 'plugins' | 'jwt_secrets' | 'acls';
+  /** Kong's DAO name, as the error messages have it. */
+  dao: string;
+  /** The schema's endpoint_key: what a path segment that is not a UUID names. */
+  endpointKey?: string;
+}
+
+/** Admin API paths and the config section each lists (endpoint keys from each entity's schema at 3.9.3). */
+const ENTITY_ENDPOINTS: Readonly<Record<string, EntityEndpoint>> = {
+  services: { section: 'services', dao: 'services', endpointKey: 'name' },
+  routes: { section: 'routes', dao: 'routes', endpointKey: 'name' },
+  consumers: { section: 'consumers', dao: 'consumers', endpointKey: 'username' },
+  plugins: { section: 'plugins', dao: 'plugins', endpointKey: 'instance_name' },
+  jwts: { section: 'jwt_secrets', dao: 'jwt_secrets', endpointKey: 'key' },
   acls: { section: 'acls', dao: 'acls' },
 };
 
-const WRITE_VERBS: Readonly<Record<string, string>> = {
-  POST: 'create',
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** kong/db/strategies/off: the DAO method each write maps to, by its verb in the 405 message. */
+const ENTITY_WRITE_VERBS: Readonly<Record<string, string>> = {
   PUT: 'create or update',
   PATCH: 'update',
-  DELETE: 'delete',
+  DELETE: 'remove',
 };
+
+function operationUnsupported(message: string) {
+  return { code: 12, name: 'operation unsupported', message: `${message} when not using a database` };
+}
+
+/**
+ * A write on the DB-less Admin API (kong/api/endpoints.lua, kong/db/dao, kong/db/strategies/off): POST on a
+ * collection is `cannot create`; PUT, PATCH and DELETE on an entity name the DAO method, with `by '<key>'` when
+ * the path names it by its endpoint key; DELETE of an entity that does not exist is 204 (the DAO selects
+ * first). Undefined when the request is not such a write.
+ */
+function entityWrite(host: AdminApiHost, method: string, segments: string[]): [number, unknown] | undefined {
+  const endpoint = ENTITY_ENDPOINTS[segments[0] ?? ''];
+  if (!endpoint) return undefined;
+  if (segments.length === 1 && method === 'POST')
+    return [405, operationUnsupported(`cannot create '${endpoint.dao}' entities`)];
+  const verb = ENTITY_WRITE_VERBS[method];
+  if (segments.length !== 2 || !verb) return undefined;
+  const key = decodeURIComponent(segments[1] ?? '');
+  const byKey = !UUID.test(key) && endpoint.endpointKey !== undefined;
+  if (method === 'DELETE' && !findEntity(host, endpoint, key)) return [204, undefined];
+  const by = byKey ? ` by '${endpoint.endpointKey}'` : '';
+  return [405, operationUnsupported(`cannot ${verb} '${endpoint.dao}' entities${by}`)];
+}
+
+function findEntity(host: AdminApiHost, endpoint: EntityEndpoint, key: string): unknown {
+  const entities = host.current().config[endpoint.section] as unknown as Record<string, unknown>[];
+  const field = UUID.test(key) ? 'id' : endpoint.endpointKey;
+  return field === undefined ? undefined : entities.find((candidate) => candidate[field] === key);
+}
 
 export const EMPTY_CONFIGURATION_MESSAGE = 'no configuration available (empty configuration present)';
 
@@ -48,13 +90,18 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(text);
 }
 
-function readText(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
+/** nginx_admin_client_max_body_size (kong_defaults.lua): a longer body is refused with 413. */
+export const ADMIN_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/** The body, or undefined when it is over ADMIN_MAX_BODY_BYTES (nothing past the limit is held). */
+async function readText(request: IncomingMessage): Promise<string | undefined> {
+  const body = new RequestBody(request);
+  const text = await body.prefix(ADMIN_MAX_BODY_BYTES);
+  if (text.length > ADMIN_MAX_BODY_BYTES) {
+    body.discard();
+    return undefined;
+  }
+  return text.toString('utf8');
 }
 
 function statusBody(host: AdminApiHost) {
@@ -103,6 +150,63 @@ function serveStatus(host: AdminApiHost, path: string, method: string, response:
   return false;
 }
 
+/** errors:declarative_config({error = ...}): code 14 with Kong's fields, as POST /config refuses a body. */
+function unparsableConfig(error: string) {
+  return {
+    code: 14,
+    name: 'invalid declarative configuration',
+    message: `declarative config is invalid: {error="${error}"}`,
+    fields: { error },
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * declarative:unserialize of a string: JSON first, then YAML (Kong's lyaml; here the `yaml` package, whose
+ * error wording differs: see the README's known differences).
+ */
+function unserialize(text: string): { config: Record<string, unknown> } | { error: string } {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    try {
+      parsed = parseYaml(text);
+    } catch (error) {
+      return { error: `failed parsing declarative configuration: ${(error as Error).message}` };
+    }
+  }
+  if (!isObject(parsed)) return { error: 'failed parsing declarative configuration: expected an object' };
+  return { config: parsed };
+}
+
+/** kong/api/routes/config.lua's hydrate_config_from_request: the params themselves, their `config`, or the body. */
+function requestedConfig(text: string, contentType: string | undefined) {
+  let params: Record<string, unknown> = {};
+  if (contentType?.startsWith('application/json')) {
+    const parsed = unserialize(text);
+    if ('config' in parsed) params = parsed.config;
+  }
+  if (params._format_version !== undefined) return { config: params };
+  if (typeof params.config === 'string') return unserialize(params.config);
+  if (text.length > 0) return unserialize(text);
+  return { missing: true as const };
+}
+
+/** The 201 body: the entities of the new configuration by type and id (declarative parse_table's entities). */
+function entitiesById(config: NormalizedKongConfig): Record<string, Record<string, unknown>> {
+  const entities: Record<string, Record<string, unknown>> = {};
+  for (const section of ['services', 'routes', 'consumers', 'plugins', 'jwt_secrets', 'acls'] as const) {
+    const list = config[section] as readonly { id: string }[];
+    if (list.length === 0) continue;
+    entities[section] = Object.fromEntries(list.map((entity) => [entity.id, entity]));
+  }
+  return entities;
+}
+
 async function postConfig(
   host: AdminApiHost,
   request: IncomingMessage,
@@ -110,27 +214,17 @@ async function postConfig(
   query: URLSearchParams,
 ) {
   const text = await readText(request);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-    if (
-      parsed !== null &&
-      typeof parsed === 'object' &&
-      'config' in parsed &&
-      typeof parsed.config === 'string'
-    ) {
-      parsed = JSON.parse(parsed.config);
-    }
-  } catch (error) {
-    sendJson(response, 400, { message: `failed to parse declarative config: ${(error as Error).message}` });
-    return;
+  if (text === undefined) return sendJson(response, 413, { message: 'Payload too large' });
+  const requested = requestedConfig(text, request.headers['content-type']);
+  if ('missing' in requested) {
+    return sendJson(response, 400, { message: 'expected a declarative configuration' });
   }
+  if ('error' in requested) return sendJson(response, 400, unparsableConfig(requested.error));
   try {
-    const config = host.replace(parsed);
-    sendJson(response, 201, config);
+    sendJson(response, 201, entitiesById(host.replace(requested.config)));
   } catch (error) {
     if (!(error instanceof KongConfigError)) throw error;
-    const flatten = ['1', 'true'].includes(query.get('flatten_errors') ?? '');
+    const flatten = ['1', 'true', 'on', 'yes'].includes((query.get('flatten_errors') ?? '').toLowerCase());
     sendJson(response, 400, error.adminApiBody({ flattenErrors: flatten }));
   }
 }
@@ -166,15 +260,12 @@ export function adminApiHandler(host: AdminApiHost): Handler {
         configuration_hash: host.current().hash,
       });
     }
-    const endpoint = ENTITY_ENDPOINTS[segments[0] ?? ''];
-    const verb = WRITE_VERBS[method];
-    if (endpoint && verb) {
-      return sendJson(response, 405, {
-        code: 12,
-        name: 'operation unsupported',
-        message: `cannot ${verb} '${endpoint.dao}' entities when not using a database`,
-      });
+    const write = entityWrite(host, method, segments);
+    if (write?.[0] === 204) {
+      response.writeHead(204, { Server: `kong/${PRODUCT_VERSIONS.kong}` });
+      return void response.end();
     }
+    if (write) return sendJson(response, ...write);
     if (method === 'GET' || method === 'HEAD') return sendJson(response, ...readEntities(host, segments));
     return sendJson(response, 405, { message: 'Method not allowed' });
   };

@@ -1,9 +1,15 @@
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig } from '@modelgate/policy';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type KongCliIo, main } from './cli.js';
+import { KongEmulator } from './kong-emulator.js';
+
+const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
+const PACKAGE_DIR = fileURLToPath(new URL('../..', import.meta.url));
 
 let dir: string;
 
@@ -45,6 +51,59 @@ describe('the kong emulator CLI', () => {
     const { io, err } = recordingIo(true);
     expect(await main(['kong', 'docker-start'], env(file), io)).toBe(0);
     expect(err.map((line) => JSON.parse(line).role)).toEqual(['proxy', 'proxy', 'admin', 'status']);
+  });
+
+  it('exits 1 naming the cause when stopping fails', async () => {
+    const file = join(dir, 'kong.json');
+    await writeFile(file, JSON.stringify(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS)));
+    const realStop = KongEmulator.prototype.stop;
+    const stop = vi.spyOn(KongEmulator.prototype, 'stop').mockImplementationOnce(async function (
+      this: KongEmulator,
+    ) {
+      await realStop.call(this);
+      throw new Error('the audit log could not be written');
+    });
+    try {
+      const { io, err } = recordingIo(true);
+      expect(await main(['kong', 'docker-start'], env(file), io)).toBe(1);
+      expect(err.at(-1)).toBe('Error: stopping failed: the audit log could not be written');
+    } finally {
+      stop.mockRestore();
+    }
+  });
+
+  it('ends at once on a second SIGTERM while the first one is still stopping', async () => {
+    // the audit log is a FIFO nobody reads: writing the pending line blocks, and so does the graceful stop
+    const fifo = join(dir, 'audit.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const config = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS);
+    for (const plugin of config.plugins ?? []) {
+      if (plugin.name === 'file-log') (plugin.config as { path: string }).path = fifo;
+    }
+    const file = join(dir, 'fifo.json');
+    await writeFile(file, JSON.stringify(config));
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'docker-start'], {
+      cwd: PACKAGE_DIR,
+      env: { ...process.env, ...env(file) },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const proxyPort = await new Promise<number>((resolve) =>
+      child.stderr?.on('data', (chunk) => {
+        stderr += String(chunk);
+        const found = /"role":"proxy","host":"127.0.0.1","port":(\d+),"http2":false/.exec(stderr);
+        if (found) resolve(Number(found[1]));
+      }),
+    );
+    await (await fetch(`http://127.0.0.1:${proxyPort}/nowhere`)).text(); // one log line to write
+    child.kill('SIGTERM');
+    while (!stderr.includes('SIGTERM, stopping')) await new Promise((resolve) => setTimeout(resolve, 20));
+    child.kill('SIGTERM');
+    // killed by the signal: a shell reports 143
+    expect(await exit).toEqual({ code: null, signal: 'SIGTERM' });
   });
 
   it("refuses a bad declarative config with Kong's start-up message and exit 1, never listening", async () => {

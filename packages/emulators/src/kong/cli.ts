@@ -17,7 +17,7 @@ import { KongEnvError, parseKongEnvironment } from './kong-env.js';
 export interface KongCliIo {
   stdout(text: string): void;
   stderr(line: string): void;
-  /** Calls `stop` on SIGTERM or SIGINT. */
+  /** Calls `stop` on the first SIGTERM or SIGINT (which never rejects); a second signal exits at once. */
   onStopSignal(stop: () => Promise<void>): void;
 }
 
@@ -101,13 +101,17 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       }),
     );
   }
-  await new Promise<void>((resolve) => {
-    io.onStopSignal(async () => {
-      await emulator.stop();
-      resolve();
-    });
+  return new Promise<number>((resolve) => {
+    io.onStopSignal(() =>
+      emulator.stop().then(
+        () => resolve(0),
+        (error: unknown) => {
+          io.stderr(`Error: stopping failed: ${error instanceof Error ? error.message : String(error)}`);
+          resolve(1);
+        },
+      ),
+    );
   });
-  return 0;
 }
 
 function processIo(): KongCliIo {
@@ -115,13 +119,21 @@ function processIo(): KongCliIo {
     stdout: (text) => process.stdout.write(text),
     stderr: (line) => process.stderr.write(`${line}\n`),
     onStopSignal: (stop) => {
-      const once = () => {
-        process.off('SIGTERM', once);
-        process.off('SIGINT', once);
+      let stopping = false;
+      const onSignal = (signal: NodeJS.Signals) => {
+        // A second signal while stopping (a log line stuck on its file, a connection) ends the process now: the
+        // signal again with its default action, since process.exit would wait for a blocked file operation.
+        if (stopping) {
+          process.removeAllListeners(signal);
+          process.kill(process.pid, signal);
+          return;
+        }
+        stopping = true;
+        process.stderr.write(`${JSON.stringify({ level: 'info', msg: `${signal}, stopping` })}\n`);
         void stop();
       };
-      process.on('SIGTERM', once);
-      process.on('SIGINT', once);
+      process.on('SIGTERM', onSignal);
+      process.on('SIGINT', onSignal);
     },
   };
 }

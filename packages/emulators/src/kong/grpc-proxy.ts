@@ -7,6 +7,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/policy';
+import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted gRPC call to a grpc upstream over HTTP/2 cleartext and relays the answer as it comes:
 // headers, messages and trailers (or a trailers-only answer as one HEADERS frame with END_STREAM).
@@ -47,7 +48,7 @@ export function forwardGrpc(
     service: NormalizedKongService;
     path: string;
     headers: OutgoingHttpHeaders;
-    body: Buffer;
+    body: RequestBody;
     /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
     extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
     /** Counts the message bytes relayed to the client. */
@@ -67,6 +68,8 @@ export function forwardGrpc(
     delete headers.host;
     const call = session.request({
       ...headers,
+      // nginx's grpc_pass always sends it; gRPC C++ servers (TF Serving) refuse a call without it
+      te: 'trailers',
       ':method': 'POST',
       ':path': options.path,
       ':scheme': 'http',
@@ -87,16 +90,26 @@ export function forwardGrpc(
       }
       response.writeHead(status, relayed);
     });
-    // the service's read_timeout: no answer in time gives Kong's 504
-    call.setTimeout(options.service.read_timeout, () => {
-      if (answered) return;
-      resolve('timed-out');
+    // the service's timeouts, as Kong sets them on each try (grpc_connect/send/read_timeout): before an answer
+    // they give Kong's 504; after its headers went out only the client's stream can be reset, as nginx does
+    const timedOut = () => {
       call.close(constants.NGHTTP2_CANCEL);
-    });
-    call.on('data', (chunk: Buffer) => {
-      options.sent?.(chunk.length);
-      response.write(chunk);
-    });
+      if (!answered) return resolve('timed-out');
+      response.stream.close(constants.NGHTTP2_INTERNAL_ERROR);
+      resolve('answered');
+    };
+    const { connect_timeout, write_timeout, read_timeout } = options.service;
+    if (session.connecting) {
+      const connecting = setTimeout(() => {
+        session.destroy();
+        timedOut();
+      }, connect_timeout);
+      session.once('connect', () => clearTimeout(connecting));
+      call.once('close', () => clearTimeout(connecting));
+    }
+    call.setTimeout(write_timeout, timedOut);
+    call.on('data', (chunk: Buffer) => options.sent?.(chunk.length));
+    call.on('response', () => call.pipe(response, { end: false }));
     call.on('trailers', (trailers) => response.addTrailers(withoutPseudo(trailers)));
     call.on('end', () => {
       if (!answered || trailersOnly) return;
@@ -113,6 +126,10 @@ export function forwardGrpc(
     response.stream.on('close', () => {
       if (!call.closed) call.close(constants.NGHTTP2_CANCEL);
     });
-    call.end(options.body);
+    // streamed as it comes (grpc_pass does not buffer); a call the client cuts off is cancelled upstream
+    options.body.pipeTo(call).then(
+      () => call.setTimeout(read_timeout, timedOut),
+      () => call.close(constants.NGHTTP2_CANCEL),
+    );
   });
 }

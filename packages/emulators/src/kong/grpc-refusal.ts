@@ -43,7 +43,8 @@ export function grpcRefusalHeaders(
   for (const [name, value] of Object.entries({ ...extra, ...exit.headers }))
     headers[name.toLowerCase()] = value;
   headers['content-type'] = 'application/grpc';
-  headers['grpc-status'] = String(kongGrpcStatus(exit.status));
+  // an exit that sets grpc-status itself keeps it (the runloop's gRPCs-route refusal)
+  headers['grpc-status'] = exit.headers['grpc-status'] ?? String(kongGrpcStatus(exit.status));
   headers['grpc-message'] = encodeGrpcMessage(grpcMessageOf(exit));
   return headers;
 }

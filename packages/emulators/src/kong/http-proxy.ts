@@ -1,8 +1,11 @@
+import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/policy';
 import type { KongRequestContext } from './kong-request.js';
+import { escapeKongUri } from './kong-uri.js';
+import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted request to an HTTP upstream over HTTP/1.1, as Kong's balancer does: the upstream URI
 // (strip_path, service path), Kong's X-Forwarded-* and X-Kong-Request-Id headers, the plugins' header changes,
@@ -39,8 +42,9 @@ export function upstreamPath(
       ? service.path + path.slice(1)
       : service.path + (path === '/' ? '' : path);
   }
-  const query = context.request.query.toString();
-  return query ? `${path}?${query}` : path;
+  // escaped as uri.escape does, then the client's own args, as sent (`?` kept even when they are empty)
+  const args = context.request.rawQuery;
+  return args === undefined ? escapeKongUri(path) : `${escapeKongUri(path)}?${args}`;
 }
 
 /** The request headers for the upstream: the client's minus hop-by-hop and pseudo-headers, plus Kong's. */
@@ -68,7 +72,7 @@ export function upstreamHeaders(
   headers['x-forwarded-proto'] = 'http';
   headers['x-forwarded-host'] = downstreamHost.replace(/:\d+$/, '');
   headers['x-forwarded-port'] = String(downstreamPort);
-  headers['x-forwarded-path'] = context.request.path;
+  headers['x-forwarded-path'] = context.request.rawPath ?? context.request.path;
   headers['x-real-ip'] = context.request.clientIp;
   headers['x-kong-request-id'] = context.requestId;
   for (const [name, value] of context.upstreamHeaders) {
@@ -86,31 +90,44 @@ export interface ForwardResult {
   status: number | 'failed' | 'timed-out';
 }
 
-/** Sends the request to the upstream and streams the answer to `response` (with `extraHeaders` added). */
-export function forwardHttp(
+/**
+ * Sends the request to the upstream and streams the answer to `response` (with `extraHeaders` added), with
+ * backpressure both ways. With request buffering (the route's default) the upstream is called only once the
+ * whole body has arrived, so a cut-off upload never reaches it; without, the body streams as it comes and a
+ * cut-off one aborts the upstream request.
+ */
+export async function forwardHttp(
   options: {
     service: NormalizedKongService;
     path: string;
     method: string;
     headers: OutgoingHttpHeaders;
-    body: Buffer;
+    body: RequestBody;
+    requestBuffering: boolean;
     /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
     extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
   },
   response: DownstreamResponse,
-  signal: AbortSignal,
 ): Promise<ForwardResult> {
+  const buffered = options.requestBuffering ? await options.body.buffered() : undefined;
+  const headers = { ...options.headers };
+  if (buffered) {
+    headers['content-length'] = String(buffered.kind === 'memory' ? buffered.data.length : buffered.size);
+  } else {
+    const declared = options.body.declaredLength;
+    if (declared !== undefined) headers['content-length'] = declared;
+    else headers['transfer-encoding'] = 'chunked';
+  }
   return new Promise((resolve) => {
     let timedOut = false;
+    let answered = false;
     const upstream = httpRequest(
       {
         host: options.service.host,
         port: options.service.port,
         method: options.method,
         path: options.path,
-        headers: { ...options.headers, 'content-length': String(options.body.length) },
-        timeout: options.service.read_timeout,
-        signal,
+        headers,
       },
       (answer) => {
         const headers: OutgoingHttpHeaders = {};
@@ -120,9 +137,9 @@ export function forwardHttp(
         }
         Object.assign(headers, options.extraHeaders(answer.statusCode ?? 502, headers));
         (response as ServerResponse).writeHead(answer.statusCode ?? 502, headers);
-        answer.on('data', (chunk: Buffer) => (response as ServerResponse).write(chunk));
+        answer.pipe(response as ServerResponse);
         answer.on('end', () => {
-          response.end();
+          answered = true;
           resolve({ status: answer.statusCode ?? 502 });
         });
         answer.on('error', () => {
@@ -131,15 +148,39 @@ export function forwardHttp(
         });
       },
     );
+    // the service's timeouts, as Kong sets them on each try: connecting, between two writes of the request,
+    // between two reads of the answer
+    const { connect_timeout, write_timeout, read_timeout } = options.service;
+    upstream.setTimeout(connect_timeout);
+    upstream.once('socket', (socket) => {
+      const connected = () => upstream.setTimeout(write_timeout);
+      if (socket.connecting) socket.once('connect', connected);
+      else connected();
+    });
+    upstream.once('finish', () => upstream.setTimeout(read_timeout));
     upstream.on('timeout', () => {
       timedOut = true;
       upstream.destroy(new Error('upstream read timeout'));
+    });
+    // a client gone before the answer ended takes the upstream request with it; after, the socket is reused
+    response.once('close', () => {
+      if (!answered) upstream.destroy();
     });
     upstream.on('error', () => {
       // after the headers went out Kong can only cut the connection; before, the caller answers 502 or 504
       if (response.headersSent) response.destroy();
       resolve({ status: timedOut ? 'timed-out' : 'failed' });
     });
-    upstream.end(options.body);
+    if (buffered?.kind === 'memory') upstream.end(buffered.data);
+    else if (buffered) {
+      const file = createReadStream(buffered.path);
+      file.pipe(upstream);
+      upstream.once('close', () => {
+        file.destroy();
+        void buffered.release();
+      });
+    } else {
+      options.body.pipeTo(upstream).catch(() => upstream.destroy());
+    }
   });
 }

@@ -37,6 +37,7 @@ export type { KongBalancerTry, KongLogRecord, KongResponseSource } from './kong-
 export { type KongWorkspace, REDACTED, serializeKongLog } from './kong-log-serializer.js';
 export type { KongPluginHandler } from './kong-plugin.js';
 export type { KongExit, KongRequest, KongRequestContext } from './kong-request.js';
+export { escapeKongUri, normalizeKongPath } from './kong-uri.js';
 export { PluginChain, resolvePlugin } from './plugin-chain.js';
 export { ACL_BLOCKED_MESSAGE } from './plugins/acl.js';
 export {
@@ -47,4 +48,4 @@ export {
 } from './plugins/jwt-token-cache.js';
 export { KONG_LATENCY_BUCKETS, KongPrometheusMetrics } from './plugins/prometheus.js';
 export { BAD_UPSTREAM_MESSAGE, KONG_SERVER_HEADER, UPSTREAM_TIMEOUT_MESSAGE } from './proxy-pipeline.js';
-export { normalizeKongPath, type RouteMatch, RouteMatcher, type RouteMatchRequest } from './route-matcher.js';
+export { type RouteMatch, RouteMatcher, type RouteMatchRequest } from './route-matcher.js';

@@ -5,6 +5,7 @@ import {
   type GatewayConfig,
   KongConfigError,
   kongConfig,
+  MODEL_ACCESS_REFUSALS,
   maximumTokenLifetime,
   type UpstreamOptions,
 } from '@modelgate/policy';
@@ -278,6 +279,45 @@ describe('jwt refusals', () => {
     expect(response.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"');
   });
 
+  it('skips every OPTIONS request with run_on_preflight false, a CORS preflight or not', async () => {
+    kong.replaceConfig(
+      configWith((config) => {
+        const jwt = config.plugins?.find((plugin) => plugin.name === 'jwt');
+        if (jwt?.name === 'jwt') jwt.config = { ...jwt.config, run_on_preflight: false };
+        for (const route of config.services?.flatMap((service) => service.routes ?? []) ?? []) {
+          if (route.methods) route.methods = [...route.methods, 'OPTIONS'];
+        }
+      }),
+    );
+    const response = await get('/v1/models/classifier', {}, 'OPTIONS');
+    // jwt let it through without a token; the per-model plugin, which needs the consumer jwt sets, refuses it
+    expect(response.status).toBe(401);
+    expect(response.headers.get('www-authenticate')).toBeNull();
+    expect(((await response.json()) as { message: string }).message).toBe(
+      MODEL_ACCESS_REFUSALS.unauthenticated.message,
+    );
+  });
+
+  // The shared jwt check (@modelgate/policy checkJwt) follows jwt_parser.lua and handler.lua here.
+  it('refuses alg none with Bad token; invalid alg (jwt_parser.lua)', async () => {
+    const [header, payload] = (await token('ops-console')).split('.');
+    const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${payload}.`;
+    expect(header).toBeDefined();
+    const response = await get('/v1/models/classifier', { authorization: `Bearer ${none}` });
+    expect(await response.text()).toBe('{"message":"Bad token; invalid alg"}');
+  });
+
+  it('sends Bearer realm="x" error="invalid_token", without a comma, when realm is set', async () => {
+    kong.replaceConfig(
+      configWith((config) => {
+        const jwt = config.plugins?.find((plugin) => plugin.name === 'jwt');
+        if (jwt?.name === 'jwt') jwt.config = { ...jwt.config, realm: 'models' };
+      }),
+    );
+    const response = await get('/v1/models/classifier', { authorization: 'Bearer not.a.token' });
+    expect(response.headers.get('www-authenticate')).toBe('Bearer realm="models" error="invalid_token"');
+  });
+
   it('admits the same token given twice (query and header)', async () => {
     kong.replaceConfig(
       configWith((config) => {
@@ -471,6 +511,60 @@ describe('proxying gRPC over HTTP/2 cleartext', () => {
     expect(grpc.requests[0]?.path).toBe(PREDICT);
     expect(grpc.requests[0]?.body).toEqual(body);
     expect(grpc.requests[0]?.headers['x-consumer-username']).toBe('ops-console');
+  });
+
+  it('sends te: trailers upstream as grpc_pass does, even when the client left it out', async () => {
+    // the test upstream refuses a call without it, as gRPC C++ servers (TF Serving) do
+    const answer = await grpcCall(kong.grpcAddress(), PREDICT, predictFrame('classifier'), {
+      authorization: `Bearer ${await token('ops-console')}`,
+      te: '',
+    });
+    expect(answer.trailers['grpc-status']).toBe('0');
+    expect(grpc.requests[0]?.headers.te).toBe('trailers');
+  });
+
+  it('refuses a gRPC call over HTTP/1.1 on the gRPC route with 426 Please use HTTP2 protocol', async () => {
+    const response = await fetch(`${kong.proxyUrl()}${PREDICT}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/grpc', authorization: `Bearer ${await token('ops-console')}` },
+      body: predictFrame('classifier'),
+    });
+    expect(response.status).toBe(426);
+    expect(response.headers.get('upgrade')).toBe('HTTP/2');
+    expect(((await response.json()) as { message: string }).message).toBe('Please use HTTP2 protocol');
+    expect(grpc.requests).toEqual([]);
+  });
+
+  it('refuses a non-gRPC request on the gRPC route with 415, over HTTP/1.1 and HTTP/2', async () => {
+    const response = await fetch(`${kong.proxyUrl()}${PREDICT}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
+    expect(response.status).toBe(415);
+    expect(((await response.json()) as { message: string }).message).toBe(
+      'Non-gRPC request matched gRPC route',
+    );
+    const overHttp2 = await grpcCall(kong.grpcAddress(), PREDICT, predictFrame('classifier'), {
+      'content-type': 'application/json',
+    });
+    expect(overHttp2.headers[':status']).toBe(415);
+    expect(JSON.parse(overHttp2.body.toString()).message).toBe('Non-gRPC request matched gRPC route');
+    expect(grpc.requests).toEqual([]);
+  });
+
+  it('lets a gRPC call matching an HTTP route through to the plugins (Kong refuses no such mismatch)', async () => {
+    const answer = await grpcCall(
+      kong.grpcAddress(),
+      '/v1/models/classifier:predict',
+      predictFrame('classifier'),
+      {
+        authorization: `Bearer ${await token('ops-console')}`,
+      },
+    );
+    // the per-model plugin reads it as a gRPC call to a method it does not know
+    expect(answer.headers[':status']).toBe(403);
+    expect(answer.headers['grpc-status']).toBe('7');
   });
 
   it('answers a call no route matches with :status 404 and grpc-status 5', async () => {

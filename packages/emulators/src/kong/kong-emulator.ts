@@ -209,17 +209,17 @@ export class KongEmulator {
       response.end();
     };
     for (const listener of options.proxyListen ?? DEFAULT_EMULATOR_LISTENERS.proxy) {
-      const handle = (request: IncomingMessage, response: ServerResponse, server: AnyServer) => {
+      let port = 0; // the bound port, known once listening
+      const handle = (request: IncomingMessage, response: ServerResponse) => {
         this.requests++;
-        const port = (server.address() as AddressInfo).port;
         pipeline.handle(request, response, port).catch((error: unknown) => failed(response, error));
       };
       const server: AnyServer = listener.http2
         ? createHttp2Server((request, response) =>
-            handle(request as unknown as IncomingMessage, response as unknown as ServerResponse, server),
+            handle(request as unknown as IncomingMessage, response as unknown as ServerResponse),
           )
-        : createServer((request, response) => handle(request, response, server));
-      await this.bind(server, listener, 'proxy');
+        : createServer(handle);
+      port = (await this.bind(server, listener, 'proxy')).port;
     }
     for (const [role, handler, listeners] of [
       ['admin', admin, options.adminListen ?? DEFAULT_EMULATOR_LISTENERS.admin],
@@ -234,7 +234,7 @@ export class KongEmulator {
     }
   }
 
-  private bind(server: AnyServer, listener: KongListener, role: KongListenerRole): Promise<void> {
+  private bind(server: AnyServer, listener: KongListener, role: KongListenerRole): Promise<BoundListener> {
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.on('close', () => this.sockets.delete(socket));
@@ -244,8 +244,9 @@ export class KongEmulator {
       server.listen(listener.port, listener.host, () => {
         server.off('error', reject);
         const { port } = server.address() as AddressInfo;
-        this.servers.push({ server, listener: { ...listener, port, role } });
-        resolve();
+        const bound = { ...listener, port, role };
+        this.servers.push({ server, listener: bound });
+        resolve(bound);
       });
     });
   }

@@ -43,6 +43,17 @@ export interface KongLogRecord {
   responseSize: number;
 }
 
+/** log.lua's latencies: kong (Kong's own time), proxy (-1 when nothing was proxied) and request. */
+export function kongLatencies(record: KongLogRecord): { kong: number; proxy: number; request: number } {
+  const request = elapsedMs(record.arrivedHr, record.endedHr);
+  if (record.upstreamSentHr === undefined) return { kong: request, proxy: -1, request };
+  const proxy = elapsedMs(record.upstreamSentHr, record.upstreamAnsweredHr);
+  const kong =
+    elapsedMs(record.arrivedHr, record.upstreamSentHr) +
+    elapsedMs(record.upstreamAnsweredHr ?? record.upstreamSentHr, record.endedHr);
+  return { kong, proxy, request };
+}
+
 /** Whole milliseconds between two performance.now() readings, never negative. */
 export function elapsedMs(from: number, to: number | undefined): number {
   return to === undefined ? 0 : Math.max(0, Math.round(to - from));

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { elapsedMs, type KongLogRecord } from './kong-log-record.js';
+import { type KongLogRecord, kongLatencies } from './kong-log-record.js';
 
 // kong.log.serialize() at 3.9.3 (kong/pdk/log.lua): the table file-log writes as one JSON line. Values set
 // with kong.log.set_serialize_value (the per-model plugin's model and model_version, correlation-id's id) are
@@ -48,15 +48,10 @@ function queryTable(requestUri: string): Record<string, string | boolean | (stri
   return table;
 }
 
-export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
+/** The serialize table without the route, service and consumer entities (which kongLogLine adds as cached JSON). */
+function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
   const context = record.context;
-  const proxied = record.upstreamSentHr !== undefined;
-  const requestMs = elapsedMs(record.arrivedHr, record.endedHr);
-  const proxyMs = proxied ? elapsedMs(record.upstreamSentHr as number, record.upstreamAnsweredHr) : -1;
-  const kongMs = proxied
-    ? elapsedMs(record.arrivedHr, record.upstreamSentHr) +
-      elapsedMs(record.upstreamAnsweredHr ?? record.upstreamSentHr ?? 0, record.endedHr)
-    : requestMs;
+  const latencies = kongLatencies(record);
   const root: Record<string, unknown> = {
     request: {
       id: record.requestId,
@@ -69,22 +64,54 @@ export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace
     },
     upstream_uri: record.upstreamUri ?? '',
     response: { status: record.status, headers: record.responseHeaders, size: record.responseSize },
-    latencies: { kong: kongMs, proxy: proxyMs, request: requestMs, receive: 0 },
+    latencies: { ...latencies, receive: 0 },
     client_ip: record.request.clientIp,
     started_at: record.startedAt,
     source: record.source === 'service' ? 'upstream' : 'kong',
     workspace: workspace.id,
     workspace_name: workspace.name,
   };
-  if (record.upstreamStatus !== undefined) root.upstream_status = String(record.upstreamStatus);
+  // var.upstream_status or "": present on every line
+  root.upstream_status = record.upstreamStatus === undefined ? '' : String(record.upstreamStatus);
   if (record.tries) root.tries = record.tries;
+  if (context) {
+    // log.lua takes consumer_id from the credential row (jwt's have none) or ctx.authenticate_consumer (a name
+    // nothing sets), so a jwt-authenticated request logs the credential id only
+    if (context.credential) root.authenticated_entity = { id: context.credential.id };
+    for (const [key, value] of context.serializeValues) root[key] = value;
+  }
+  return root;
+}
+
+/** kong.log.serialize(): the table file-log encodes. */
+export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
+  const root = serializedFields(record, workspace);
+  const context = record.context;
   if (context) {
     root.route = context.route;
     root.service = context.service;
     if (context.consumer) root.consumer = context.consumer;
-    if (context.credential)
-      root.authenticated_entity = { id: context.credential.id, consumer_id: context.consumer?.id };
-    for (const [key, value] of context.serializeValues) root[key] = value;
   }
   return root;
+}
+
+/** Entities as JSON, once per configuration: they do not change while a configuration is in force. */
+const entityJson = new WeakMap<object, string>();
+
+function jsonOf(entity: object): string {
+  let json = entityJson.get(entity);
+  if (json === undefined) {
+    json = JSON.stringify(entity);
+    entityJson.set(entity, json);
+  }
+  return json;
+}
+
+/** serializeKongLog as one JSON line (no newline), the entities' JSON reused across requests. */
+export function kongLogLine(record: KongLogRecord, workspace: KongWorkspace): string {
+  const fields = JSON.stringify(serializedFields(record, workspace));
+  const context = record.context;
+  if (!context) return fields;
+  const consumer = context.consumer ? `,"consumer":${jsonOf(context.consumer)}` : '';
+  return `${fields.slice(0, -1)},"route":${jsonOf(context.route)},"service":${jsonOf(context.service)}${consumer}}`;
 }

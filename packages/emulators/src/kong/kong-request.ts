@@ -16,10 +16,17 @@ export interface KongRequest {
   /** The normalized path, as kong.request.get_path() returns it. */
   path: string;
   query: URLSearchParams;
+  /** The path as the client sent it (ngx.var.request_uri without its args). */
+  rawPath?: string;
+  /** The query as the client sent it (ngx.var.args), undefined without a `?`. */
+  rawQuery?: string;
   headers: IncomingHttpHeaders;
   httpVersion: 1 | 2;
   protocol: KongRequestProtocol;
+  /** The body as far as a plugin asked for it (see KongPluginHandler.bodyLimit); empty until then. */
   body: Buffer;
+  /** Reads the first `limit + 1` body bytes at most into `body` (rejects with RequestBodyAborted). */
+  loadBody?(limit: number): Promise<void>;
   clientIp: string;
 }
 
@@ -57,6 +64,8 @@ export interface KongExitError {
   status: number;
   message: string;
   headers: Record<string, string>;
+  /** Sent by the error handler (an upstream fault): its body's type falls back to Content-Type, then text/plain. */
+  errorHandler?: boolean;
 }
 
 export type KongExit = KongExitJson | KongExitError;

@@ -26,9 +26,34 @@ function applies(plugin: NormalizedKongPluginBase, context: KongRequestContext):
   if (plugin.route !== null && plugin.route.id !== context.route.id) return false;
   if (plugin.service !== null && plugin.service.id !== context.service.id) return false;
   if (plugin.consumer !== null && plugin.consumer.id !== context.consumer?.id) return false;
-  const protocols = context.request.protocol === 'grpc' ? ['grpc', 'grpcs'] : ['http', 'https'];
-  return plugin.protocols.some((protocol) => protocols.includes(protocol));
+  const grpc = context.request.protocol === 'grpc';
+  return plugin.protocols.some((protocol) =>
+    grpc ? protocol === 'grpc' || protocol === 'grpcs' : protocol === 'http' || protocol === 'https',
+  );
 }
+
+const instancesByConfig = new WeakMap<object, Map<string, NormalizedKongPluginBase[]>>();
+
+/** The enabled instances of each plugin in a configuration, looked up once per configuration. */
+function instancesOf(
+  config: KongRequestContext['config'],
+  name: string,
+): readonly NormalizedKongPluginBase[] {
+  let byName = instancesByConfig.get(config);
+  if (!byName) {
+    byName = new Map();
+    for (const plugin of config.plugins as readonly NormalizedKongPluginBase[]) {
+      if (!plugin.enabled) continue;
+      const list = byName.get(plugin.name) ?? [];
+      list.push(plugin);
+      byName.set(plugin.name, list);
+    }
+    instancesByConfig.set(config, byName);
+  }
+  return byName.get(name) ?? NONE;
+}
+
+const NONE: readonly NormalizedKongPluginBase[] = [];
 
 /** The instance of a plugin that runs for this request, or undefined. */
 export function resolvePlugin(
@@ -36,8 +61,8 @@ export function resolvePlugin(
   name: string,
 ): NormalizedKongPluginBase | undefined {
   let best: NormalizedKongPluginBase | undefined;
-  for (const plugin of context.config.plugins as readonly NormalizedKongPluginBase[]) {
-    if (plugin.name !== name || !applies(plugin, context)) continue;
+  for (const plugin of instancesOf(context.config, name)) {
+    if (!applies(plugin, context)) continue;
     if (!best || specificity(plugin) > specificity(best)) best = plugin;
   }
   return best;
@@ -55,7 +80,11 @@ export class PluginChain {
     for (const handler of this.handlers) {
       const plugin = resolvePlugin(context, handler.name);
       if (!plugin) continue;
-      const exit = await (handler as KongPluginHandler<unknown>).access(context, plugin.config, plugin);
+      const bodyLimit = handler.bodyLimit?.(context, plugin.config);
+      if (bodyLimit !== undefined) await context.request.loadBody?.(bodyLimit);
+      const result = (handler as KongPluginHandler<unknown>).access(context, plugin.config, plugin);
+      // a synchronous handler costs no extra turn of the microtask queue
+      const exit = result instanceof Promise ? await result : result;
       if (exit) return exit;
     }
     return undefined;

@@ -1,19 +1,37 @@
-import { randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { randomFillSync } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { isIP } from 'node:net';
 import { PRODUCT_VERSIONS } from '@modelgate/policy';
-import { DEFAULT_ERROR_MESSAGES, kongErrorBody, kongExitBody } from './error-response.js';
+import {
+  DEFAULT_ERROR_MESSAGES,
+  kongErrorBody,
+  kongErrorHandlerBody,
+  kongExitBody,
+  type RenderedBody,
+} from './error-response.js';
 import { forwardGrpc, type GrpcUpstreams } from './grpc-proxy.js';
 import { grpcRefusalHeaders } from './grpc-refusal.js';
 import { forwardHttp, upstreamHeaders, upstreamPath } from './http-proxy.js';
 import type { KongClock } from './kong-clock.js';
 import { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
 import type { KongLogRecord } from './kong-log-record.js';
-import { type KongExit, type KongRequest, type KongRequestContext, kongExitError } from './kong-request.js';
+import {
+  firstHeader,
+  type KongExit,
+  type KongRequest,
+  type KongRequestContext,
+  kongExitError,
+} from './kong-request.js';
 import type { KongSnapshot } from './kong-snapshot.js';
+import { normalizeKongPath, splitRequestTarget } from './kong-uri.js';
 import type { PluginChain } from './plugin-chain.js';
 import { isGrpcContentType } from './plugins/model-access-grpc-request.js';
-import { normalizeKongPath } from './route-matcher.js';
+import { protocolMismatch } from './protocol-mismatch.js';
+import { RequestBody, RequestBodyAborted } from './request-body.js';
+
+const EMPTY_BODY = Buffer.alloc(0);
 
 // One proxied request from start to end, the same for the HTTP/1.1 and the HTTP/2 listeners: route, plugins,
 // then the upstream or the refusal, shaped as gRPC when the request is gRPC over HTTP/2 (products.md 1g).
@@ -24,9 +42,16 @@ export const BAD_UPSTREAM_MESSAGE = DEFAULT_ERROR_MESSAGES[502] as string;
 export const UPSTREAM_TIMEOUT_MESSAGE = DEFAULT_ERROR_MESSAGES[504] as string;
 
 /** Kong's error handler for a failed upstream (kong/error_handlers.lua): gRPC clients get the message too. */
-const badUpstream = () => kongExitError(502, BAD_UPSTREAM_MESSAGE, { 'grpc-message': BAD_UPSTREAM_MESSAGE });
-const upstreamTimeout = () =>
-  kongExitError(504, UPSTREAM_TIMEOUT_MESSAGE, { 'grpc-message': UPSTREAM_TIMEOUT_MESSAGE });
+const badUpstream = (): KongExit => ({
+  ...kongExitError(502, BAD_UPSTREAM_MESSAGE, { 'grpc-message': BAD_UPSTREAM_MESSAGE }),
+  errorHandler: true,
+});
+const upstreamTimeout = (): KongExit => ({
+  ...kongExitError(504, UPSTREAM_TIMEOUT_MESSAGE, { 'grpc-message': UPSTREAM_TIMEOUT_MESSAGE }),
+  errorHandler: true,
+});
+/** The balancer's answer when the service's host does not resolve (kong.response.error: gRPC gets the code name). */
+export const NAME_RESOLUTION_FAILED_MESSAGE = 'name resolution failed';
 
 type DownstreamRequest = IncomingMessage | Http2ServerRequest;
 type DownstreamResponse = ServerResponse | Http2ServerResponse;
@@ -41,9 +66,9 @@ export interface ProxyPipelineOptions {
   logPlugins?: readonly KongLogPlugin[];
 }
 
-/** ngx.var.request_length, rebuilt: request line, header lines, blank line, body. */
-function requestLength(request: DownstreamRequest, body: Buffer): number {
-  let size = `${request.method} ${request.url} HTTP/${request.httpVersion}\r\n\r\n`.length + body.length;
+/** ngx.var.request_length without the body, rebuilt: request line, header lines, blank line. */
+function requestHeadLength(request: DownstreamRequest): number {
+  let size = `${request.method} ${request.url} HTTP/${request.httpVersion}\r\n\r\n`.length;
   const raw = request.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2)
     size += (raw[i] as string).length + (raw[i + 1] as string).length + 4;
@@ -66,19 +91,53 @@ function headerTable(headers: Record<string, unknown>): Record<string, string | 
   return table;
 }
 
-function readBody(request: DownstreamRequest): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks)));
-    request.on('error', reject);
-    // after 'end' this is a no-op; before, the client went away mid-body
-    request.on('close', () => reject(new Error('the request closed before its body ended')));
-  });
+const UNRESOLVED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENODATA', 'EAI_NONAME']);
+
+/** Whether the balancer can resolve the service's host (Kong's DNS client; here the system resolver). */
+async function resolves(host: string): Promise<boolean> {
+  try {
+    await lookup(host);
+    return true;
+  } catch (error) {
+    if (UNRESOLVED.has((error as NodeJS.ErrnoException).code ?? '')) return false;
+    throw error;
+  }
+}
+
+function renderedExit(exit: KongExit, requestId: string, headers: IncomingHttpHeaders): RenderedBody {
+  if (exit.kind === 'json') return kongExitBody(exit.table);
+  if (!exit.errorHandler) return kongErrorBody(exit.message, requestId, headers);
+  // error_handlers.lua: a gRPC type asked for gets kong.response.exit's table, as JSON outside HTTP/2
+  const asked = headers.accept ?? headers['content-type'];
+  if (asked?.startsWith('application/grpc')) return kongExitBody({ message: exit.message });
+  return kongErrorHandlerBody(exit.message, requestId, headers);
+}
+
+function httpStreamGone(response: DownstreamResponse): boolean {
+  const stream = (response as Http2ServerResponse).stream;
+  return stream ? stream.destroyed || stream.closed : response.destroyed;
+}
+
+/** Kong's request ids (32 hex digits), cut from one buffer of random bytes refilled when used up. */
+class RequestIds {
+  private readonly pool = Buffer.allocUnsafe(16 * 256);
+  private offset = this.pool.length;
+
+  next(): string {
+    if (this.offset === this.pool.length) {
+      randomFillSync(this.pool);
+      this.offset = 0;
+    }
+    const id = this.pool.toString('hex', this.offset, this.offset + 16);
+    this.offset += 16;
+    return id;
+  }
 }
 
 export class ProxyPipeline {
   constructor(private readonly options: ProxyPipelineOptions) {}
+
+  private readonly requestIds = new RequestIds();
 
   private readonly inFlight = new Set<Promise<void>>();
 
@@ -92,23 +151,28 @@ export class ProxyPipeline {
     const snapshot = this.options.snapshot();
     const startedAt = this.options.clock.now();
     const arrivedHr = performance.now();
-    const requestId = randomBytes(16).toString('hex');
+    const requestId = this.requestIds.next();
     const httpVersion = request.httpVersionMajor === 2 ? 2 : 1;
     const contentType = request.headers['content-type'];
     const grpcShaped = httpVersion === 2 && isGrpcContentType(contentType);
-    const url = new URL(request.url ?? '/', 'http://kong.invalid');
+    // the request target as sent: a URL parser would read `//foo/...` as a host
+    const target = splitRequestTarget(request.url ?? '/');
     const host = (request.headers[':authority'] as string | undefined) ?? request.headers.host ?? '';
-    const logged = this.logWhenClosed(request, response, snapshot, httpVersion);
-    // a client that aborts mid-body gets no answer anyway (its socket is gone); the request ends as empty
-    const body = await readBody(request).catch(() => Buffer.alloc(0));
+    const body = new RequestBody(request, firstHeader(request.headers, 'content-length'));
+    const logged = this.logWhenClosed(request, response, snapshot, httpVersion, body);
     const kongRequest: KongRequest = {
       method: request.method ?? 'GET',
-      path: normalizeKongPath(url.pathname),
-      query: url.searchParams,
+      path: normalizeKongPath(target.path),
+      query: new URLSearchParams(target.args ?? ''),
+      rawQuery: target.args,
+      rawPath: target.path,
       headers: request.headers,
       httpVersion,
       protocol: grpcShaped ? 'grpc' : 'http',
-      body,
+      body: EMPTY_BODY,
+      loadBody: async (limit) => {
+        kongRequest.body = await body.prefix(limit);
+      },
       clientIp: request.socket?.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
     };
     const record: KongLogRecord = {
@@ -116,7 +180,7 @@ export class ProxyPipeline {
       requestId,
       requestUri: request.url ?? '/',
       origin: `http://${host.replace(/:\d+$/, '')}:${localPort}`,
-      requestSize: requestLength(request, body),
+      requestSize: requestHeadLength(request),
       context: null,
       startedAt,
       arrivedHr,
@@ -126,14 +190,15 @@ export class ProxyPipeline {
       responseSize: 0,
     };
     logged.attach(record);
-    const send = (exit: KongExit, extra: Record<string, string> = {}) =>
+    const send = (exit: KongExit, extra: Record<string, string> = {}) => {
       this.sendExit(response, exit, requestId, grpcShaped, record, {
         ...extra,
         ...this.latency(startedAt),
       });
+      body.discard();
+    };
 
     const match = snapshot.router.match({
-      protocol: kongRequest.protocol,
       method: kongRequest.method,
       path: kongRequest.path,
       host,
@@ -141,6 +206,7 @@ export class ProxyPipeline {
     });
     const service = match?.route.service ? snapshot.service(match.route.service.id) : undefined;
     if (!match || !service) return send(kongExitError(404, NO_ROUTE_MESSAGE));
+    const mismatch = protocolMismatch(match.route, firstHeader(request.headers, 'content-type'), httpVersion);
 
     const context: KongRequestContext = {
       request: kongRequest,
@@ -157,9 +223,22 @@ export class ProxyPipeline {
       startedAt,
     };
     record.context = context;
-    const exit = await this.options.chain
-      .access(context)
-      .catch(() => kongExitError(500, DEFAULT_ERROR_MESSAGES[500] as string));
+    // set before the plugins run (the runloop's access.before), so a refused request logs them too
+    const path = upstreamPath(service, context, match.matchedPath);
+    record.upstreamUri = path;
+    record.tries = [];
+    if (mismatch) {
+      record.source = 'exit';
+      return send(mismatch);
+    }
+    let exit: KongExit | undefined;
+    try {
+      exit = await this.options.chain.access(context);
+    } catch (error) {
+      // a client that cut its body off gets no answer (its stream is gone); it is logged as 499
+      if (error instanceof RequestBodyAborted) return;
+      exit = kongExitError(500, DEFAULT_ERROR_MESSAGES[500] as string);
+    }
     if (exit) {
       record.source = 'exit';
       return send(exit, Object.fromEntries(context.responseHeaders));
@@ -179,12 +258,13 @@ export class ProxyPipeline {
     };
 
     const headers = upstreamHeaders(context, service, host, localPort);
-    const path = upstreamPath(service, context, match.matchedPath);
-    record.upstreamUri = path;
     const upstreamFailed = (outcome: 'failed' | 'timed-out') => {
       record.source = 'error';
       return send(outcome === 'timed-out' ? upstreamTimeout() : badUpstream());
     };
+    if (isIP(service.host) === 0 && !(await resolves(service.host))) {
+      return send(kongExitError(503, NAME_RESOLUTION_FAILED_MESSAGE));
+    }
     if (service.protocol === 'grpc' || service.protocol === 'grpcs') {
       if (httpVersion !== 2) return send(badUpstream());
       this.startTry(record, service);
@@ -205,14 +285,25 @@ export class ProxyPipeline {
       if (outcome !== 'answered') return upstreamFailed(outcome);
       return;
     }
-    const abort = new AbortController();
-    response.on('close', () => abort.abort());
     this.startTry(record, service);
-    const result = await forwardHttp(
-      { service, path, method: kongRequest.method, headers, body, extraHeaders: responseExtras },
-      response,
-      abort.signal,
-    );
+    let result: Awaited<ReturnType<typeof forwardHttp>>;
+    try {
+      result = await forwardHttp(
+        {
+          service,
+          path,
+          method: kongRequest.method,
+          headers,
+          body,
+          requestBuffering: match.route.request_buffering,
+          extraHeaders: responseExtras,
+        },
+        response,
+      );
+    } catch (error) {
+      if (error instanceof RequestBodyAborted) return; // buffered, so the upstream never saw it
+      throw error;
+    }
     if (typeof result.status !== 'number' && !response.headersSent) upstreamFailed(result.status);
   }
 
@@ -231,6 +322,7 @@ export class ProxyPipeline {
     response: DownstreamResponse,
     snapshot: KongSnapshot,
     httpVersion: 1 | 2,
+    body: RequestBody,
   ): { attach(record: KongLogRecord): void } {
     const socket = httpVersion === 1 ? request.socket : undefined;
     const writtenBefore = socket?.bytesWritten ?? 0;
@@ -246,6 +338,7 @@ export class ProxyPipeline {
       const record = attached;
       if (!record || closedHr === undefined) return;
       record.endedHr = closedHr;
+      record.requestSize += body.received;
       if (record.status === 0) record.status = response.headersSent ? response.statusCode : 499;
       if (socket) record.responseSize = (writtenAtFinish ?? socket.bytesWritten) - writtenBefore;
       else record.responseSize += headerBytes(record.status, record.responseHeaders);
@@ -289,6 +382,7 @@ export class ProxyPipeline {
     extra: Record<string, string>,
   ): void {
     if (response.headersSent || response.writableEnded) return;
+    if (httpStreamGone(response)) return; // the client went away: nothing can be sent, it is logged as 499
     const request = record.request;
     const common = { ...extra, Server: KONG_SERVER_HEADER, 'X-Kong-Request-Id': requestId };
     record.status = exit.status;
@@ -298,10 +392,7 @@ export class ProxyPipeline {
       (response as Http2ServerResponse).stream.respond(headers, { endStream: true });
       return;
     }
-    const rendered =
-      exit.kind === 'json'
-        ? kongExitBody(exit.table)
-        : kongErrorBody(exit.message, requestId, request.headers);
+    const rendered = renderedExit(exit, requestId, request.headers);
     const headers: Record<string, string> = { ...common };
     for (const [name, value] of Object.entries(exit.headers)) {
       if (name.toLowerCase() !== 'grpc-message') headers[name] = value;

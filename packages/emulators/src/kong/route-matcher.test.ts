@@ -6,7 +6,8 @@ import {
   validateKongConfig,
 } from '@modelgate/policy';
 import { describe, expect, it } from 'vitest';
-import { normalizeKongPath, RouteMatcher } from './route-matcher.js';
+import { escapeKongUri, normalizeKongPath } from './kong-uri.js';
+import { RouteMatcher } from './route-matcher.js';
 
 const generated = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
   plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
@@ -18,7 +19,6 @@ function routes(input: object[]) {
 }
 
 const request = (path: string, extra: Partial<Parameters<RouteMatcher['match']>[0]> = {}) => ({
-  protocol: 'http' as const,
   method: 'GET',
   path,
   host: 'kong:8000',
@@ -39,12 +39,14 @@ describe('route matching', () => {
     expect(name('/v1/models/classifier', { method: 'DELETE' })).toBeNull();
   });
 
-  it('matches gRPC routes only for gRPC requests, and HTTP routes only for HTTP ones', () => {
-    expect(name('/tensorflow.serving.PredictionService/Predict', { protocol: 'grpc', method: 'POST' })).toBe(
-      'grpc-tf-serving',
-    );
-    expect(name('/tensorflow.serving.PredictionService/Predict', { method: 'POST' })).toBeNull();
-    expect(name('/v1/models/classifier', { protocol: 'grpc', method: 'POST' })).toBeNull();
+  it('matches routes whatever the protocol (the runloop refuses a mismatch after routing)', () => {
+    expect(name('/tensorflow.serving.PredictionService/Predict', { method: 'POST' })).toBe('grpc-tf-serving');
+    expect(
+      name('/tensorflow.serving.PredictionService/Predict', {
+        method: 'POST',
+        headers: { 'content-type': 'application/grpc' },
+      }),
+    ).toBe('grpc-tf-serving');
   });
 
   it('prefers the higher regex_priority, then regex over prefix, then the longer prefix', () => {
@@ -97,5 +99,20 @@ describe('route matching', () => {
     expect(normalizeKongPath('/v1/models/%63lassifier')).toBe('/v1/models/classifier');
     expect(normalizeKongPath('/v1/x/../models//a/./b')).toBe('/v1/models/a/b');
     expect(normalizeKongPath('/v1/a%2fb')).toBe('/v1/a%2Fb');
+  });
+
+  it('follows kong/tools/uri.lua: empty segments merged as met, every non-reserved byte decoded', () => {
+    expect(normalizeKongPath('//foo/v1/models/classifier')).toBe('/foo/v1/models/classifier');
+    expect(normalizeKongPath('/a//../b')).toBe('/b');
+    expect(normalizeKongPath('/v1/models//../classifier')).toBe('/v1/classifier');
+    expect(normalizeKongPath('/a/%2e%2E/b')).toBe('/b');
+    expect(normalizeKongPath('/a%20b/%C3%A9/%3a')).toBe('/a b/\u00c3\u00a9/%3A');
+    expect(normalizeKongPath('/a/b/..')).toBe('/a/');
+    expect(normalizeKongPath('/../../x')).toBe('/x');
+    expect(normalizeKongPath('/a/./b/.')).toBe('/a/b/');
+  });
+
+  it('escapes the upstream URI as uri.escape does', () => {
+    expect(escapeKongUri('/a b/\u00c3\u00a9/%3A:x')).toBe('/a%20b/%C3%A9/%3A:x');
   });
 });

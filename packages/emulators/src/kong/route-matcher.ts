@@ -1,16 +1,16 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { NormalizedKongRoute } from '@modelgate/policy';
-import type { KongRequestProtocol } from './kong-request.js';
 
 // Kong 3.9's default router (router_flavor traditional_compatible, kong/router/compat.lua): a route with several
 // paths is split into one candidate for its regex paths and one per prefix length, each given get_priority's
 // 64-bit priority, and the candidates are tried from the highest down. Priority, most significant first: the
 // number of match fields (methods, hosts, headers, paths), plain hosts only, the number of headers, a regex
 // path, regex_priority, the prefix length. Regex paths are anchored at the start; prefixes match as prefixes.
-// Equal priorities keep document order (the ATC router's own tie-break is not emulated).
+// Equal priorities keep document order (the ATC router's own tie-break is not emulated). Protocols are not
+// matched (transform.lua puts no net.protocol in an http route's expression): the runloop refuses a mismatch
+// after routing (see protocolMismatch).
 
 export interface RouteMatchRequest {
-  protocol: KongRequestProtocol;
   method: string;
   /** The normalized path. */
   path: string;
@@ -143,8 +143,6 @@ export class RouteMatcher {
 
   private matchOne(candidate: Candidate, request: RouteMatchRequest): string | null {
     const { route } = candidate;
-    const protocols = request.protocol === 'grpc' ? ['grpc', 'grpcs'] : ['http', 'https'];
-    if (!route.protocols.some((protocol) => protocols.includes(protocol))) return null;
     if (route.methods?.length && !route.methods.includes(request.method)) return null;
     if (candidate.hosts.length > 0 && !candidate.hosts.some((matches) => matches(request.host))) return null;
     for (const [name, matchers] of candidate.headers) {
@@ -161,20 +159,4 @@ export class RouteMatcher {
       .sort((a, b) => b.length - a.length)[0];
     return prefix ?? null;
   }
-}
-
-/** Kong's path normalization before routing: dot segments resolved, unreserved percent-escapes decoded. */
-export function normalizeKongPath(rawPath: string): string {
-  const path = rawPath.split('?')[0] ?? '/';
-  const decoded = path.replace(/%([0-9A-Fa-f]{2})/g, (percentEscape, hex: string) => {
-    const char = String.fromCharCode(Number.parseInt(hex, 16));
-    return /[A-Za-z0-9\-._~]/.test(char) ? char : percentEscape.toUpperCase();
-  });
-  const segments: string[] = [];
-  for (const segment of decoded.split('/').slice(1)) {
-    if (segment === '..') segments.pop();
-    else if (segment !== '.') segments.push(segment);
-  }
-  const normalized = `/${segments.join('/')}`;
-  return normalized.replace(/\/{2,}/g, '/');
 }

@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, request as httpRequest, type Server } from 'node:http';
 import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Session } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import type { GatewayConfig } from '@modelgate/policy';
@@ -8,6 +8,7 @@ import { grpcCall } from './testing/grpc-call.js';
 import { localGatewayConfig } from './testing/local-gateway.js';
 import { predictFrame } from './testing/predict-frame.js';
 import { mintToken } from './testing/tokens.js';
+import { refuseWithoutTe } from './testing/upstreams.js';
 
 // Upstream failures as Kong answers them (kong/error_handlers.lua): a refused or reset connection is 502
 // (gRPC: 13 with the upstream message), no answer within read_timeout is 504 (gRPC: 4), and the proxy serves
@@ -19,7 +20,8 @@ const BAD_UPSTREAM = 'An invalid response was received from the upstream server'
 const TIMED_OUT = 'The upstream server is timing out';
 const READ_TIMEOUT_MS = 300;
 
-type Behaviour = 'answer' | 'reset' | 'hang';
+/** 'stall': the headers and part of the body, then nothing. */
+type Behaviour = 'answer' | 'reset' | 'hang' | 'stall';
 
 /** An upstream on a fixed port whose behaviour the test sets; both HTTP/1.1 and gRPC (h2c). */
 interface FaultyUpstream {
@@ -41,6 +43,10 @@ async function restUpstream(port = 0): Promise<FaultyUpstream> {
     request.resume();
     if (upstream.behaviour === 'reset') return request.socket.destroy();
     if (upstream.behaviour === 'hang') return;
+    if (upstream.behaviour === 'stall') {
+      response.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      return void response.write('{"ok":');
+    }
     response.writeHead(200, { 'content-type': 'application/json' });
     response.end('{"ok":true}');
   });
@@ -61,10 +67,15 @@ async function grpcUpstream(port = 0): Promise<FaultyUpstream> {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
   });
-  server.on('stream', (stream) => {
+  server.on('stream', (stream, headers) => {
+    if (refuseWithoutTe(stream, headers)) return;
     stream.resume();
     if (upstream.behaviour === 'reset') return stream.session?.destroy();
     if (upstream.behaviour === 'hang') return;
+    if (upstream.behaviour === 'stall') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      return void stream.write(Buffer.from([0, 0, 0, 0, 9]));
+    }
     stream.on('end', () => {
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
       stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
@@ -140,6 +151,13 @@ describe('upstream failures over HTTP', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 20);
   });
 
+  it('cuts the answer when the upstream stalls after its headers for longer than read_timeout', async () => {
+    rest.behaviour = 'stall';
+    const response = await restCall();
+    expect(response.status).toBe(200);
+    await expect(response.text()).rejects.toThrow();
+  });
+
   it('recovers by itself when a stopped upstream comes back on its port', async () => {
     const port = rest.port;
     await rest.close();
@@ -150,6 +168,59 @@ describe('upstream failures over HTTP', () => {
     const back = await restCall();
     expect(back.status).toBe(200);
     await back.text();
+  });
+});
+
+/** GET on the REST route with Node's client, which sends no Accept unless told (fetch sends `*\/*`). */
+function plainGet(headers: Record<string, string>): Promise<{ status: number; type: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const call = httpRequest(
+      new URL('/v1/models/classifier', kong.proxyUrl()),
+      { headers: { authorization, ...headers } },
+      (response) => {
+        let body = '';
+        response.on('data', (chunk: Buffer) => {
+          body += chunk.toString();
+        });
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, type: response.headers['content-type'] ?? '', body }),
+        );
+      },
+    );
+    call.on('error', reject);
+    call.end();
+  });
+}
+
+describe('the body of an upstream fault (kong/error_handlers.lua)', () => {
+  it('is text/plain without Accept or Content-Type, else the type they name', async () => {
+    rest.behaviour = 'reset';
+    const plain = await plainGet({});
+    expect(plain.status).toBe(502);
+    expect(plain.type).toBe('text/plain; charset=utf-8');
+    expect(plain.body).toMatch(new RegExp(`^${BAD_UPSTREAM}\\nrequest_id: [0-9a-f]{32}\\n$`));
+    const json = await plainGet({ 'content-type': 'application/json' });
+    expect(json.type).toBe('application/json; charset=utf-8');
+    expect(JSON.parse(json.body).message).toBe(BAD_UPSTREAM);
+    const html = await plainGet({ accept: 'text/html', 'content-type': 'application/json' });
+    expect(html.type).toBe('text/html; charset=utf-8');
+  });
+
+  it('is 503 name resolution failed when the service host does not resolve, over HTTP and gRPC', async () => {
+    const config = configFor(rest.port, grpc.port);
+    for (const service of config.services ?? []) service.host = 'no-such-host.invalid';
+    kong.replaceConfig(config);
+    try {
+      const response = await restCall();
+      expect(response.status).toBe(503);
+      expect(((await response.json()) as { message: string }).message).toBe('name resolution failed');
+      const answer = await grpcPredict();
+      expect(answer.headers[':status']).toBe(503);
+      expect(answer.headers['grpc-status']).toBe('14');
+      expect(answer.headers['grpc-message']).toBe('Unavailable');
+    } finally {
+      kong.replaceConfig(configFor(rest.port, grpc.port));
+    }
   });
 });
 
@@ -173,6 +244,11 @@ describe('upstream failures over gRPC', () => {
     expect(answer.headers[':status']).toBe(504);
     expect(answer.headers['grpc-status']).toBe('4');
     expect(answer.headers['grpc-message']).toBe(TIMED_OUT);
+  });
+
+  it('resets the call when the upstream stalls after its headers for longer than read_timeout', async () => {
+    grpc.behaviour = 'stall';
+    await expect(grpcPredict()).rejects.toThrow(/NGHTTP2_INTERNAL_ERROR|stream/i);
   });
 
   it('recovers by itself when a stopped upstream comes back on its port', async () => {

@@ -1,6 +1,6 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { DEFAULT_POLICY, type GatewayConfig, type NormalizedKongConfig } from '@modelgate/policy';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';
 import { localGatewayConfig } from '../testing/local-gateway.js';
@@ -79,6 +79,34 @@ describe('the jwt plugin with the cache, end to end', () => {
     });
     return { status: response.status, body: await response.text() };
   };
+
+  it('verifies a token once and then answers from the cache; with the cache off, every time', async () => {
+    const verify = vi.spyOn(globalThis.crypto.subtle, 'verify');
+    const uncached = await KongEmulator.start({
+      config: generated,
+      plugins: PLUGINS,
+      clock,
+      tokenCacheEntries: 0,
+    });
+    try {
+      const token = await mintToken('ops-console', { issuedAt: Math.floor(clock.now() / 1000) });
+      verify.mockClear();
+      for (let i = 0; i < 3; i++) expect((await call(token)).status).toBe(200);
+      expect(verify).toHaveBeenCalledTimes(1);
+      verify.mockClear();
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${uncached.proxyUrl()}/v1/models/classifier`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        expect(response.status).toBe(200);
+        await response.text();
+      }
+      expect(verify).toHaveBeenCalledTimes(3);
+    } finally {
+      verify.mockRestore();
+      await uncached.stop();
+    }
+  });
 
   it('refuses a cached token at once after POST /config retires its key', async () => {
     const token = await mintToken('ops-console', { issuedAt: Math.floor(clock.now() / 1000) });

@@ -64,15 +64,6 @@ function credentialsOf(config: NormalizedKongConfig): JwtCredential[] {
   return credentials;
 }
 
-function isPreflight(context: KongRequestContext): boolean {
-  const { method, headers } = context.request;
-  return (
-    method === 'OPTIONS' &&
-    headers.origin !== undefined &&
-    headers['access-control-request-method'] !== undefined
-  );
-}
-
 /** checkJwt, or the cache's answer for a single token it verified before under this config and plugin. */
 async function verify(
   context: KongRequestContext,
@@ -103,7 +94,8 @@ export function jwtPlugin(clock: KongClock, cache?: VerifiedTokenCache): KongPlu
     name: 'jwt',
     priority: 1450,
     async access(context, config, plugin) {
-      if (!config.run_on_preflight && isPreflight(context)) return undefined;
+      // handler.lua skips every OPTIONS request, not only CORS preflights
+      if (!config.run_on_preflight && context.request.method === 'OPTIONS') return undefined;
       const tokens = retrieveJwtTokens(context, config);
       const nowSeconds = Math.floor(clock.now() / 1000);
       const result = await verify(context, config, plugin.id, tokens, nowSeconds, cache);

@@ -106,6 +106,11 @@ export function modelAccessPlugin(): KongPluginHandler<ModelAccessConfig> {
   return {
     name: MODEL_ACCESS_PLUGIN.name,
     priority: MODEL_ACCESS_PLUGIN.priority,
+    // kong.request.get_raw_body for gRPC calls only; a longer body is refused as bodyTooLarge
+    bodyLimit: (context, config) =>
+      isGrpcContentType(firstHeader(context.request.headers, 'content-type'))
+        ? (config.max_body_bytes ?? DEFAULT_MAX_BODY_BYTES)
+        : undefined,
     access(context, config) {
       const contentType = firstHeader(context.request.headers, 'content-type');
       const grpc = isGrpcContentType(contentType);

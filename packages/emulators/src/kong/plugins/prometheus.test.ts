@@ -61,15 +61,73 @@ describe('prometheus', () => {
     expect(text).toContain(
       'kong_upstream_latency_ms_count{service="tf-serving-rest",route="rest-classifier",workspace="default"} 3',
     );
-    expect(text).toContain(
-      'kong_kong_latency_ms_bucket{le="1",service="tf-serving-rest",route="rest-classifier",workspace="default"}',
-    );
+    // exporter.lua's two bucket lists: Kong's own latency, and upstream/request latency
+    const buckets = (family: string) =>
+      [...text.matchAll(new RegExp(`^${family}_bucket\\{le="([^"]+)",service="tf-serving-rest"`, 'gm'))].map(
+        (found) => found[1],
+      );
+    expect(buckets('kong_kong_latency_ms')).toEqual([
+      '1',
+      '2',
+      '5',
+      '7',
+      '10',
+      '15',
+      '20',
+      '30',
+      '50',
+      '75',
+      '100',
+      '200',
+      '500',
+      '750',
+      '1000',
+      '3000',
+      '6000',
+      '+Inf',
+    ]);
+    const upstreamBuckets = [
+      '25',
+      '50',
+      '80',
+      '100',
+      '250',
+      '400',
+      '700',
+      '1000',
+      '2000',
+      '5000',
+      '10000',
+      '30000',
+      '60000',
+      '+Inf',
+    ];
+    expect(buckets('kong_upstream_latency_ms')).toEqual(upstreamBuckets);
+    expect(buckets('kong_request_latency_ms')).toEqual(upstreamBuckets);
     expect(text).toMatch(
       /kong_bandwidth_bytes\{service="tf-serving-rest",route="rest-classifier",direction="egress",workspace="default",consumer="ops-console"\} [1-9]\d*/,
     );
     expect(text).toContain('kong_datastore_reachable 1');
     expect(text).toMatch(/kong_node_info\{node_id="[0-9a-f-]{36}",version="3\.9\.3"\} 1/);
     expect(await metrics(kong.adminUrl())).toContain('kong_http_requests_total{');
+  });
+
+  it('records nothing for a request no route matched, and labels a nameless service by its host', async () => {
+    const config = withPrometheus({});
+    for (const service of config.services ?? []) delete (service as { name?: string }).name;
+    const own = await KongEmulator.start({ config, plugins: PLUGINS });
+    try {
+      await (await fetch(`${own.proxyUrl()}/nowhere`)).text(); // 404, no route
+      await (await fetch(`${own.proxyUrl()}/v1/models/classifier`)).text(); // 401 on a route
+      await own.flushLogs();
+      const text = await metrics(own.statusUrl());
+      expect(text).not.toContain('code="404"');
+      expect(text).toContain(
+        'kong_http_requests_total{service="127.0.0.1",route="rest-classifier",code="401",source="kong",workspace="default",consumer=""} 1',
+      );
+    } finally {
+      await own.stop();
+    }
   });
 
   it('records no per-request family whose flag is off', async () => {

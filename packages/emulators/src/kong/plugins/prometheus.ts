@@ -1,17 +1,21 @@
 import type { KongPrometheusConfig } from '@modelgate/policy';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KongLogPlugin } from '../kong-log-plugin.js';
-import { elapsedMs } from '../kong-log-record.js';
+import { kongLatencies } from '../kong-log-record.js';
 import type { KongWorkspace } from '../kong-log-serializer.js';
 
 // The prometheus plugin (kong/plugins/prometheus at 3.9.3, priority 13): Kong's metric names and labels,
 // each per-request family recorded only when its flag is on (status_code_metrics, latency_metrics,
 // bandwidth_metrics; per_consumer fills the consumer label). Served on the Status and Admin APIs' /metrics.
 
-/** kong/plugins/prometheus/exporter.lua's DEFAULT_BUCKETS (milliseconds). */
+/** exporter.lua's KONG_LATENCY_BUCKETS (milliseconds), for kong_kong_latency_ms. */
 export const KONG_LATENCY_BUCKETS = [
-  1, 2, 5, 7, 10, 15, 20, 25, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 1000, 2000, 5000, 10000,
-  30000, 60000,
+  1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000,
+];
+
+/** exporter.lua's UPSTREAM_LATENCY_BUCKETS, for kong_upstream_latency_ms and kong_request_latency_ms. */
+export const UPSTREAM_LATENCY_BUCKETS = [
+  25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000,
 ];
 
 export class KongPrometheusMetrics {
@@ -52,25 +56,22 @@ export class KongPrometheusMetrics {
       labelNames: ['service', 'route', 'direction', 'workspace', 'consumer'],
       registers,
     });
-    const latency = (name: string, help: string) =>
-      new Histogram({
-        name,
-        help,
-        labelNames: ['service', 'route', 'workspace'],
-        buckets: KONG_LATENCY_BUCKETS,
-        registers,
-      });
+    const latency = (name: string, help: string, buckets: number[]) =>
+      new Histogram({ name, help, labelNames: ['service', 'route', 'workspace'], buckets, registers });
     this.kongLatency = latency(
       'kong_kong_latency_ms',
       'Latency added by Kong and enabled plugins for each service/route in Kong',
+      KONG_LATENCY_BUCKETS,
     );
     this.upstreamLatency = latency(
       'kong_upstream_latency_ms',
       'Latency added by upstream response for each service/route in Kong',
+      UPSTREAM_LATENCY_BUCKETS,
     );
     this.requestLatency = latency(
       'kong_request_latency_ms',
       'Total latency incurred during requests for each service/route in Kong',
+      UPSTREAM_LATENCY_BUCKETS,
     );
   }
 
@@ -80,39 +81,58 @@ export class KongPrometheusMetrics {
       priority: 13,
       log: (record, config) => {
         const context = record.context;
-        const service = context?.service.name ?? context?.service.id ?? '';
-        const route = context?.route.name ?? context?.route.id ?? '';
-        const consumer = config.per_consumer ? (context?.consumer?.username ?? '') : '';
+        if (!context) return; // exporter.lua: nothing for a request no route matched
+        const service = context.service.name ?? context.service.host;
+        const route = context.route.name ?? context.route.id;
+        const consumer = config.per_consumer ? (context.consumer?.username ?? '') : '';
         const ws = workspace.name;
         if (config.status_code_metrics) {
-          this.requests.inc({
-            service,
-            route,
-            code: String(record.status),
-            source: record.source === 'service' ? 'service' : 'kong',
-            workspace: ws,
-            consumer,
-          });
+          const source = record.source === 'service' ? 'service' : 'kong';
+          this.child(this.requests, [service, route, String(record.status), source, ws, consumer]).inc();
         }
         if (config.latency_metrics) {
-          const labels = { service, route, workspace: ws };
-          const total = elapsedMs(record.arrivedHr, record.endedHr);
-          this.requestLatency.observe(labels, total);
-          if (record.upstreamSentHr !== undefined) {
-            const upstream = elapsedMs(record.upstreamSentHr, record.upstreamAnsweredHr);
-            this.upstreamLatency.observe(labels, upstream);
-            this.kongLatency.observe(labels, Math.max(0, total - upstream));
-          } else {
-            this.kongLatency.observe(labels, total);
-          }
+          const labels = [service, route, ws];
+          // the file-log latencies: proxy is -1 (not observed) when nothing was proxied
+          const latencies = kongLatencies(record);
+          this.child(this.requestLatency, labels).observe(latencies.request);
+          if (latencies.proxy >= 0) this.child(this.upstreamLatency, labels).observe(latencies.proxy);
+          this.child(this.kongLatency, labels).observe(latencies.kong);
         }
         if (config.bandwidth_metrics) {
-          const labels = (direction: string) => ({ service, route, direction, workspace: ws, consumer });
-          this.bandwidth.inc(labels('ingress'), record.requestSize);
-          this.bandwidth.inc(labels('egress'), record.responseSize);
+          if (record.requestSize > 0)
+            this.child(this.bandwidth, [service, route, 'ingress', ws, consumer]).inc(record.requestSize);
+          if (record.responseSize > 0)
+            this.child(this.bandwidth, [service, route, 'egress', ws, consumer]).inc(record.responseSize);
         }
       },
     };
+  }
+
+  /** Each family's series by label values, looked up without prom-client hashing a label object per call. */
+  private readonly children = new Map<
+    object,
+    Map<string, { inc(value?: number): void; observe(value: number): void }>
+  >();
+
+  private child(
+    family: Counter | Histogram,
+    values: string[],
+  ): { inc(value?: number): void; observe(value: number): void } {
+    let series = this.children.get(family);
+    if (!series) {
+      series = new Map();
+      this.children.set(family, series);
+    }
+    const key = values.join('\u0000');
+    let child = series.get(key);
+    if (!child) {
+      child = family.labels(...values) as unknown as {
+        inc(value?: number): void;
+        observe(value: number): void;
+      };
+      series.set(key, child);
+    }
+    return child;
   }
 
   /** The exposition text, as GET /metrics answers it. */

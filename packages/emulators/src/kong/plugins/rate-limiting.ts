@@ -15,7 +15,13 @@ import {
 
 const EMPTY_UUID = '00000000-0000-0000-0000-000000000000';
 
-const capitalized = (window: RateLimitWindow) => `${window[0]?.toUpperCase()}${window.slice(1)}`;
+/** X-RateLimit-Limit-<Window> and X-RateLimit-Remaining-<Window>, named once. */
+const WINDOW_HEADERS = Object.fromEntries(
+  RATE_LIMIT_WINDOWS.map((window) => {
+    const name = `${window[0]?.toUpperCase()}${window.slice(1)}`;
+    return [window, { limit: `X-RateLimit-Limit-${name}`, remaining: `X-RateLimit-Remaining-${name}` }];
+  }),
+) as Record<RateLimitWindow, { limit: string; remaining: string }>;
 
 /** The rate-limited identity, as Kong's get_identifier falls back to the client ip. */
 function identifier(context: KongRequestContext, config: KongRateLimitingConfig): string {
@@ -72,8 +78,8 @@ export function rateLimitingPlugin(
           const reset = Math.max(1, seconds - Math.floor((now - entry.start) / 1000));
           best = { limit: entry.limit, remaining, seconds, reset };
         }
-        headers[`X-RateLimit-Limit-${capitalized(entry.window)}`] = String(entry.limit);
-        headers[`X-RateLimit-Remaining-${capitalized(entry.window)}`] = String(remaining);
+        headers[WINDOW_HEADERS[entry.window].limit] = String(entry.limit);
+        headers[WINDOW_HEADERS[entry.window].remaining] = String(remaining);
       }
       if (best) {
         headers['RateLimit-Limit'] = String(best.limit);

@@ -20,14 +20,23 @@ function tooLarge(context: KongRequestContext) {
   return kongExitError(expect?.trim().toLowerCase() === '100-continue' ? 417 : 413, SIZE_LIMIT_MESSAGE);
 }
 
+function declaredLength(context: KongRequestContext): number {
+  const declared = firstHeader(context.request.headers, 'content-length');
+  return declared === undefined || declared.trim() === '' ? Number.NaN : Number(declared);
+}
+
 export function requestSizeLimitingPlugin(): KongPluginHandler<KongRequestSizeLimitingConfig> {
   return {
     name: 'request-size-limiting',
     priority: 951,
+    // the body is read only when no Content-Length gives its size, and only one byte past the limit
+    bodyLimit: (context, config) =>
+      Number.isNaN(declaredLength(context)) && !config.require_content_length
+        ? config.allowed_payload_size * UNIT_BYTES[config.size_unit]
+        : undefined,
     access(context, config) {
       const allowed = config.allowed_payload_size * UNIT_BYTES[config.size_unit];
-      const declared = firstHeader(context.request.headers, 'content-length');
-      const length = declared === undefined || declared.trim() === '' ? Number.NaN : Number(declared);
+      const length = declaredLength(context);
       if (!Number.isNaN(length)) return length > allowed ? tooLarge(context) : undefined;
       if (config.require_content_length) return kongExitError(411, CONTENT_LENGTH_REQUIRED_MESSAGE);
       return context.request.body.length > allowed ? tooLarge(context) : undefined;

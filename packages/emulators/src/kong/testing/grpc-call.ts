@@ -10,6 +10,7 @@ export interface GrpcWireAnswer {
   trailers: IncomingHttpHeaders;
 }
 
+/** `headers` override the defaults; an empty value removes one. */
 export function grpcCall(
   address: string,
   path: string,
@@ -19,13 +20,16 @@ export function grpcCall(
   return new Promise((resolve, reject) => {
     const session = connect(`http://${address}`);
     session.on('error', reject);
-    const stream = session.request({
+    const sent: Record<string, string> = {
       ':method': 'POST',
       ':path': path,
       'content-type': 'application/grpc',
       te: 'trailers',
       ...headers,
-    });
+    };
+    // an empty value leaves the header out (te: '' sends a call without te)
+    for (const [name, value] of Object.entries(sent)) if (value === '') delete sent[name];
+    const stream = session.request(sent);
     const answer: GrpcWireAnswer = { headers: {}, trailersOnly: false, body: Buffer.alloc(0), trailers: {} };
     const chunks: Buffer[] = [];
     stream.on('response', (received, flags) => {

@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { createServer as createHttp2Server, type Http2Server } from 'node:http2';
+import { createServer as createHttp2Server, type Http2Server, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 
 // Local upstreams for the proxy tests: a REST echo server and a raw gRPC (HTTP/2) server, both recording what
@@ -53,7 +53,25 @@ export async function startEchoUpstream(): Promise<TestUpstream> {
   return { port, requests, close: () => closeServer(server) };
 }
 
-/** Answers every gRPC call with one empty message, grpc-status 0 and a custom trailer. */
+/**
+ * Refuses a call without `te: trailers` as gRPC C++ servers (TF Serving among them) do: a trailers-only answer
+ * with grpc-status 13 `Missing :te header`. Returns whether it refused.
+ */
+export function refuseWithoutTe(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): boolean {
+  if (headers.te === 'trailers') return false;
+  stream.respond(
+    {
+      ':status': 200,
+      'content-type': 'application/grpc',
+      'grpc-status': '13',
+      'grpc-message': 'Missing :te header',
+    },
+    { endStream: true },
+  );
+  return true;
+}
+
+/** Answers every gRPC call with one empty message, grpc-status 0 and a custom trailer (strict about `te`). */
 export async function startRawGrpcUpstream(): Promise<TestUpstream> {
   const requests: RecordedRequest[] = [];
   const server = createHttp2Server();
@@ -63,6 +81,7 @@ export async function startRawGrpcUpstream(): Promise<TestUpstream> {
     session.on('close', () => sessions.delete(session));
   });
   server.on('stream', (stream, headers) => {
+    if (refuseWithoutTe(stream, headers)) return;
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
     stream.on('end', () => {
