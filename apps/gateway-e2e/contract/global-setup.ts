@@ -24,6 +24,9 @@ declare module 'vitest' {
     /** PKCS#8 PEM of the key the issuer signs with, where known; null (e.g. a remote stack) skips forged-claim cases. */
     signingKeyPem: string | null;
     reportDir: string;
+    /** The policy and secrets files the stack was started from (null: the built-in default), for key rotation. */
+    policyFile: string | null;
+    secretsFile: string | null;
   }
 }
 
@@ -72,6 +75,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('stack', description);
   project.provide('signingKeyPem', await signingKeyPem(env));
   project.provide('reportDir', reportDir);
+  project.provide('policyFile', env.MODELGATE_POLICY_FILE || null);
+  project.provide('secretsFile', env.MODELGATE_SECRETS_FILE || null);
   return async () => {
     try {
       await writeAccessReport(reportDir, description);

@@ -41,6 +41,12 @@ export const STACK_DESCRIPTION_SCHEMA = z
         status: httpUrl.nullable(),
         /** Bodies larger than this are refused with 413 (request-size-limiting). */
         maxBodyBytes: z.number().int().positive(),
+        /** Where the gateway reaches the model server (its config's upstream), where known: for key rotation. */
+        upstream: z
+          .object({ host: z.string().min(1), restPort: z.number().int(), grpcPort: z.number().int() })
+          .strict()
+          .nullable()
+          .default(null),
       })
       .strict(),
     issuer: z

@@ -260,6 +260,7 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
       admin: `http://${host}:${ports.admin}`,
       status: `http://${host}:${ports.status}`,
       maxBodyBytes: GATEWAY_MAX_BODY_BYTES,
+      upstream: { host, restPort: ports.tfRest, grpcPort: ports.tfGrpc },
     },
     issuer: {
       ...issuerFacts(policy),
