@@ -1,4 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import {
   DEFAULT_POLICY,
@@ -8,7 +10,7 @@ import {
   loadSecrets,
   signingKey,
 } from '@modelgate/policy';
-import type { ProviderName, StackDescription } from '@modelgate/stack';
+import type { ProviderName, RunningStack, StackDescription } from '@modelgate/stack';
 import type { TestProject } from 'vitest/node';
 import { startStack } from '../src/dev/start-stack.js';
 import { writeAccessReport } from './support/access-report.js';
@@ -27,6 +29,8 @@ declare module 'vitest' {
     /** The policy and secrets files the stack was started from (null: the built-in default), for key rotation. */
     policyFile: string | null;
     secretsFile: string | null;
+    /** The harness's loopback endpoint to stop and start one service (POST /services/<name>/stop|start), or null. */
+    controlUrl: string | null;
   }
 }
 
@@ -54,6 +58,26 @@ async function signingKeyPem(env: NodeJS.ProcessEnv): Promise<string | null> {
   return key.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 }
 
+/** Serves the stack's service control to the test workers, on loopback, for the fault cases. */
+async function controlServer(stack: RunningStack): Promise<Server | null> {
+  const control = stack.control;
+  if (!control) return null;
+  const server = createServer((request, response) => {
+    const match = /^\/services\/([a-z-]+)\/(stop|start)$/.exec(request.url ?? '');
+    if (request.method !== 'POST' || !match) {
+      response.writeHead(404).end();
+      return;
+    }
+    const [, service, action] = match as unknown as [string, string, 'stop' | 'start'];
+    (action === 'stop' ? control.stopService(service) : control.startService(service)).then(
+      () => response.writeHead(204).end(),
+      (error: unknown) => response.writeHead(500).end(error instanceof Error ? error.message : String(error)),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const env = process.env;
   const requested = provider(env);
@@ -77,10 +101,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   project.provide('reportDir', reportDir);
   project.provide('policyFile', env.MODELGATE_POLICY_FILE || null);
   project.provide('secretsFile', env.MODELGATE_SECRETS_FILE || null);
+  const control = await controlServer(started.stack);
+  project.provide(
+    'controlUrl',
+    control ? `http://127.0.0.1:${(control.address() as AddressInfo).port}` : null,
+  );
   return async () => {
     try {
       await writeAccessReport(reportDir, description);
     } finally {
+      control?.close();
       await started.stack.stop();
     }
   };

@@ -142,6 +142,21 @@ describe('the emulators provider', () => {
     ).toBe(true);
   });
 
+  it('stops one service and starts it again on the same ports, the others untouched', async () => {
+    const { modelServer } = stack.description;
+    const before = stack.processes.find((child) => child.service === 'tf-serving')?.pid as number;
+    await stack.control?.stopService('tf-serving');
+    expect(alive(before)).toBe(false);
+    await expect(fetch(`${modelServer.rest}/v1/models/half_plus_two`)).rejects.toThrow();
+    await stack.control?.startService('tf-serving');
+    const after = stack.processes.find((child) => child.service === 'tf-serving')?.pid as number;
+    expect(after).not.toBe(before);
+    expect((await fetch(`${modelServer.rest}/v1/models/half_plus_two`)).status).toBe(200);
+    await expect(stack.control?.stopService('nginx')).rejects.toThrow(
+      'no service nginx (known: keycloak, tf-serving, kong)',
+    );
+  });
+
   it('tears down: every process gone and its folder removed, and a second stop is a no-op', async () => {
     const { auditLog } = stack.description;
     const pids = stack.processes.map((child) => child.pid);

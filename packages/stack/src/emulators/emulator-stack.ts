@@ -163,8 +163,11 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
   const bins = emulatorBins();
   const env = { ...process.env, ...options.env };
   const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
-  const processes: ManagedProcess[] = [];
+  // Each service's command, kept so that one can be stopped and started again on the same ports (faults).
+  const commands = new Map<ServiceName, { script: string; args: string[]; env: NodeJS.ProcessEnv }>();
+  const running = new Map<ServiceName, ManagedProcess>();
   const spawnService = (name: ServiceName, script: string, args: string[], serviceEnv: NodeJS.ProcessEnv) => {
+    commands.set(name, { script, args, env: serviceEnv });
     const child = new ManagedProcess({
       name,
       command: process.execPath,
@@ -172,11 +175,11 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
       env: serviceEnv,
       ...(options.onLog ? { onLine: (line: string) => options.onLog?.(name, line) } : {}),
     });
-    processes.push(child);
+    running.set(name, child);
     return child;
   };
   const stopAll = async () => {
-    await Promise.all(processes.map((child) => child.stop()));
+    await Promise.all([...running.values()].map((child) => child.stop()));
     if (ownDir) await rm(dir, { recursive: true, force: true });
   };
 
@@ -237,12 +240,17 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
   });
   const tfRest = `http://${host}:${ports.tfRest}`;
   const keycloakUrl = `http://${host}:${ports.keycloak}`;
+  const readiness: Record<ServiceName, () => Promise<true | string>> = {
+    keycloak: httpCheck(`http://${host}:${ports.keycloakManagement}/health/ready`),
+    'tf-serving': modelsAvailable(policy, tfRest),
+    kong: httpCheck(`http://${host}:${ports.status}/status/ready`),
+  };
   try {
     // All three at once: Kong connects to its upstreams per request, so it need not wait for TF Serving.
     await Promise.all([
-      service('keycloak', keycloak, httpCheck(`http://${host}:${ports.keycloakManagement}/health/ready`)),
-      service('tf-serving', tfServing, modelsAvailable(policy, tfRest)),
-      service('kong', kong, httpCheck(`http://${host}:${ports.status}/status/ready`)),
+      service('keycloak', keycloak, readiness.keycloak),
+      service('tf-serving', tfServing, readiness['tf-serving']),
+      service('kong', kong, readiness.kong),
     ]);
   } catch (error) {
     await stopAll();
@@ -279,9 +287,32 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
     gpu: { enabled: false, name: null },
   };
   let stopping: Promise<void> | undefined;
+  const known = (name: string): ServiceName => {
+    if (!commands.has(name as ServiceName))
+      throw new Error(`no service ${name} (known: ${[...commands.keys()].join(', ')})`);
+    return name as ServiceName;
+  };
   return {
     description,
-    processes: processes.map((child) => ({ service: child.name, pid: child.pid ?? -1 })),
+    get processes() {
+      return [...running.values()].map((child) => ({ service: child.name, pid: child.pid ?? -1 }));
+    },
+    control: {
+      async stopService(name) {
+        await running.get(known(name))?.stop();
+      },
+      async startService(name) {
+        const service = known(name);
+        const current = running.get(service);
+        if (current && !current.stopping) return;
+        const command = commands.get(service) as { script: string; args: string[]; env: NodeJS.ProcessEnv };
+        const child = spawnService(service, command.script, command.args, command.env);
+        await Promise.race([
+          waitUntilReady(service, readiness[service], { timeoutMs: readyTimeoutMs }),
+          child.failedExit(),
+        ]);
+      },
+    },
     stop: () => {
       stopping ??= stopAll();
       return stopping;
