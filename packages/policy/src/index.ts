@@ -125,6 +125,7 @@ export { PRODUCT_VERSIONS } from './product-versions.js';
 export {
   TF_SERVING_METRICS_PATH,
   tfServingModelConfig,
+  tfServingModelServerConfig,
   tfServingMonitoringConfig,
 } from './serving/tf-serving-config.js';
 export { tensorflowPython } from './tensorflow-python.js';

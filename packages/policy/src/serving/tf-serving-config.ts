@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { toText } from '@bufbuild/protobuf/txtpb';
 import {
+  type ModelServerConfig,
   ModelServerConfigSchema,
   MonitoringConfigSchema,
   FileSystemStoragePathSourceConfig_ServableVersionPolicySchema as ServableVersionPolicySchema,
@@ -30,11 +31,14 @@ function versionPolicy(policy: VersionPolicy) {
 }
 
 /**
- * The model config file: one entry per model, `basePath(model)` where the server finds its version folders
- * (inside the container, or on disk for a local server).
+ * The ModelServerConfig for a policy: one entry per model, `basePath(model)` where the server finds its version
+ * folders (inside the container, or on disk for a local server).
  */
-export function tfServingModelConfig(policy: Policy, basePath: (model: string) => string): string {
-  const config = create(ModelServerConfigSchema, {
+export function tfServingModelServerConfig(
+  policy: Policy,
+  basePath: (model: string) => string,
+): ModelServerConfig {
+  return create(ModelServerConfigSchema, {
     config: {
       case: 'modelConfigList',
       value: {
@@ -47,7 +51,11 @@ export function tfServingModelConfig(policy: Policy, basePath: (model: string) =
       },
     },
   });
-  return toText(ModelServerConfigSchema, config);
+}
+
+/** The model config file (text format) that --model_config_file reads. */
+export function tfServingModelConfig(policy: Policy, basePath: (model: string) => string): string {
+  return toText(ModelServerConfigSchema, tfServingModelServerConfig(policy, basePath));
 }
 
 /** The monitoring config file: Prometheus metrics on the REST port. */

@@ -1,12 +1,6 @@
 import { create } from '@bufbuild/protobuf';
-import { DEFAULT_POLICY, type Policy } from '@modelgate/policy';
-import {
-  type ModelConfig,
-  ModelConfigSchema,
-  ModelServerConfigSchema,
-  MonitoringConfigSchema,
-  FileSystemStoragePathSourceConfig_ServableVersionPolicySchema as ServableVersionPolicySchema,
-} from '@modelgate/proto';
+import { DEFAULT_POLICY, type Policy, tfServingModelServerConfig } from '@modelgate/policy';
+import { MonitoringConfigSchema } from '@modelgate/proto';
 import type { ModelRunner } from '../model-runner.js';
 import {
   type StartedTfServing,
@@ -20,32 +14,6 @@ export interface ServedFixtures extends StartedTfServing {
   emulator: TfServingEmulator;
   logLines: string[];
   stop(): Promise<void>;
-}
-
-function versionPolicy(policy: Policy['models'][number]['versionPolicy']) {
-  switch (policy.kind) {
-    case 'all':
-      return create(ServableVersionPolicySchema, { policyChoice: { case: 'all', value: {} } });
-    case 'specific':
-      return create(ServableVersionPolicySchema, {
-        policyChoice: { case: 'specific', value: { versions: policy.versions.map(BigInt) } },
-      });
-    case 'latest':
-      return create(ServableVersionPolicySchema, {
-        policyChoice: { case: 'latest', value: { numVersions: policy.numVersions } },
-      });
-  }
-}
-
-function modelConfig(policy: Policy, basePath: (name: string) => string): ModelConfig[] {
-  return policy.models.map((model) =>
-    create(ModelConfigSchema, {
-      name: model.name,
-      basePath: basePath(model.name),
-      modelPlatform: 'tensorflow',
-      modelVersionPolicy: versionPolicy(model.versionPolicy),
-    }),
-  );
 }
 
 /**
@@ -66,9 +34,7 @@ export async function serveFixtures(
   const emulator = new TfServingEmulator({
     pickFreeGrpcPort: true,
     pickFreeRestPort: true,
-    modelConfig: create(ModelServerConfigSchema, {
-      config: { case: 'modelConfigList', value: { config: modelConfig(policy, repo.basePath) } },
-    }),
+    modelConfig: tfServingModelServerConfig(policy, repo.basePath),
     monitoringConfig: create(MonitoringConfigSchema, { prometheusConfig: { enable: true } }),
     runner,
     log: (line) => logLines.push(line),
