@@ -116,6 +116,15 @@ const refusals: Refusal[] = [
     needsIssuerKey: true,
   },
   {
+    // the policy's clock-skew allowance is at most 600 s
+    what: 'a token not valid yet (nbf beyond any clock-skew allowance)',
+    authorization: () => bearer(signed(claimsFor(client.id, { nbf: Math.floor(Date.now() / 1000) + 660 }))),
+    status: 401,
+    body: { message: 'Token not valid yet' },
+    wwwAuthenticate: null,
+    needsIssuerKey: true,
+  },
+  {
     what: 'another issuer',
     authorization: () => bearer(signed(claimsFor(client.id, { iss: `${stack.issuer.issuer}-other` }))),
     status: 401,

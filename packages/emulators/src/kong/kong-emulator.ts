@@ -184,7 +184,7 @@ export class KongEmulator {
       chain: new PluginChain([
         correlationIdPlugin(),
         jwtPlugin(this.clock, this.tokenCache),
-        modelAccessPlugin(),
+        modelAccessPlugin(this.clock),
         requestSizeLimitingPlugin(),
         aclPlugin(),
         rateLimitingPlugin(this.clock, new RateLimitCounters()),

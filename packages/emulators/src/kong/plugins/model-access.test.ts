@@ -13,6 +13,7 @@ import {
 } from '@modelgate/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { grpcMessageOf } from '../grpc-refusal.js';
+import { ManualClock } from '../kong-clock.js';
 import type { KongExit } from '../kong-request.js';
 import { requestContext } from '../testing/request-context.js';
 import { modelAccessPlugin } from './model-access.js';
@@ -33,7 +34,7 @@ beforeAll(async () => {
 });
 
 function runCase(table: ModelAccessCaseTable, testCase: ModelAccessCase) {
-  const plugin = modelAccessPlugin();
+  const plugin = modelAccessPlugin(new ManualClock(table.now * 1000));
   const consumer = testCase.consumer
     ? { id: `id-${testCase.consumer}`, username: testCase.consumer, custom_id: null, tags: null }
     : null;

@@ -5,6 +5,7 @@ import {
   type ModelAccessConfig,
   type ModelAccessRefusalName,
 } from '@modelgate/policy';
+import type { KongClock } from '../kong-clock.js';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { firstHeader, type KongExit, type KongRequestContext, kongExitError } from '../kong-request.js';
 import {
@@ -102,7 +103,8 @@ function record(context: KongRequestContext, targets: readonly ModelTarget[]): v
   context.serializeValues.set('model_version', targets.map((target) => target.version).join(','));
 }
 
-export function modelAccessPlugin(): KongPluginHandler<ModelAccessConfig> {
+/** `clock`: ngx.time() for the nbf check. */
+export function modelAccessPlugin(clock: KongClock): KongPluginHandler<ModelAccessConfig> {
   return {
     name: MODEL_ACCESS_PLUGIN.name,
     priority: MODEL_ACCESS_PLUGIN.priority,
@@ -122,6 +124,12 @@ export function modelAccessPlugin(): KongPluginHandler<ModelAccessConfig> {
       if (!claims) return refuse('invalidToken', grpcShaped);
       if (claims.iss !== config.issuer) return refuse('issuer', grpcShaped);
       if (!hasAudience(claims.aud, config.audience)) return refuse('audience', grpcShaped);
+      // jwt checks exp only; a token not valid yet stops here
+      const { nbf } = claims;
+      const skew = config.clock_skew_seconds ?? 60;
+      if (nbf !== undefined && (typeof nbf !== 'number' || nbf > Math.floor(clock.now() / 1000) + skew)) {
+        return refuse('notYetValid', grpcShaped);
+      }
 
       let targets: ModelTarget[] | ModelAccessRefusalName;
       if (grpc) {
