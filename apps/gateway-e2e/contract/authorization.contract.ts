@@ -24,8 +24,29 @@ import { grpcFrame, rawGrpcCall } from './support/raw-grpc.js';
 
 const reportDir = inject('reportDir');
 const FORBIDDEN = 'You cannot consume this model';
-type Operation = 'predict' | 'metadata' | 'status';
-const OPERATIONS: Operation[] = ['predict', 'metadata', 'status'];
+type Operation = 'predict' | 'metadata' | 'status' | 'classify' | 'regress';
+const OPERATIONS: Operation[] = ['predict', 'metadata', 'status', 'classify', 'regress'];
+/** Classify and regress reach the model server, which answers by the signature's method (an error for a predict one). */
+const MODEL_SERVER_DECIDES: Operation[] = ['classify', 'regress'];
+
+/** A tf.Example request, for classify and regress: one example with the model's first input as a float list. */
+function exampleInput(model: StackModel) {
+  const feature = model.signature.inputs[0]?.alias ?? 'x';
+  return {
+    kind: {
+      case: 'exampleList' as const,
+      value: {
+        examples: [
+          {
+            features: {
+              feature: { [feature]: { kind: { case: 'floatList' as const, value: { value: [1] } } } },
+            },
+          },
+        ],
+      },
+    },
+  };
+}
 
 const record = (outcome: Omit<AccessOutcome, 'kind'>) =>
   recordOutcome(reportDir, { kind: 'access', ...outcome });
@@ -33,6 +54,13 @@ const record = (outcome: Omit<AccessOutcome, 'kind'>) =>
 async function restCall(operation: Operation, model: StackModel, token: string) {
   const base = `/v1/models/${model.name}`;
   if (operation === 'predict') return gatewayFetch(`${base}:predict`, { token, body: predictBody(model, 1) });
+  if (operation === 'classify' || operation === 'regress') {
+    const feature = model.signature.inputs[0]?.alias ?? 'x';
+    return gatewayFetch(`${base}:${operation}`, {
+      token,
+      body: JSON.stringify({ examples: [{ [feature]: [1.0] }] }),
+    });
+  }
   return gatewayFetch(operation === 'metadata' ? `${base}/metadata` : base, { token });
 }
 
@@ -51,6 +79,10 @@ async function grpcCall(operation: Operation, model: StackModel, token: string):
     const client = createPromiseClient(PredictionService, target, { bearerToken: token });
     try {
       if (operation === 'predict') await client.predict(predictRequest(model, 1));
+      else if (operation === 'classify')
+        await client.classify({ modelSpec: { name: model.name }, input: exampleInput(model) });
+      else if (operation === 'regress')
+        await client.regress({ modelSpec: { name: model.name }, input: exampleInput(model) });
       else
         await client.getModelMetadata(
           create(GetModelMetadataRequestSchema, {
@@ -88,9 +120,19 @@ describe.each(stack.clients.map((client) => [client.id, client] as const))(
             operation,
             protocol: 'rest',
             expected: allowed ? 'allowed' : 'refused',
-            observed: answer.status === 200 ? 'allowed (200)' : `refused (${answer.status})`,
+            observed:
+              answer.status === 200 ||
+              (allowed && answer.status === 400 && MODEL_SERVER_DECIDES.includes(operation))
+                ? `allowed (${answer.status}${answer.status === 200 ? '' : ' from the model server'})`
+                : `refused (${answer.status})`,
           });
-          if (allowed) {
+          if (allowed && MODEL_SERVER_DECIDES.includes(operation)) {
+            // past the gateway: the model server's own answer (a result, or its error for the signature's method)
+            expect([401, 403, 404, 429]).not.toContain(answer.status);
+            expect(Object.keys(JSON.parse(answer.text))).toEqual([
+              answer.status === 200 ? 'result' : 'error',
+            ]);
+          } else if (allowed) {
             expect(answer.status, answer.text).toBe(200);
           } else {
             expect(answer.status).toBe(403);
@@ -106,9 +148,14 @@ describe.each(stack.clients.map((client) => [client.id, client] as const))(
             operation,
             protocol: 'grpc',
             expected: allowed ? 'allowed' : 'refused',
-            observed: error ? `refused (${error.code})` : 'allowed (OK)',
+            observed: !error
+              ? 'allowed (OK)'
+              : error.code === 7 || error.code === 16
+                ? `refused (${error.code})`
+                : `allowed (${error.code} from the model server)`,
           });
-          if (allowed) expect(error, error?.details).toBeNull();
+          if (allowed && MODEL_SERVER_DECIDES.includes(operation)) expect([7, 16]).not.toContain(error?.code);
+          else if (allowed) expect(error, error?.details).toBeNull();
           else expect(error).toMatchObject({ code: 7, details: FORBIDDEN });
         });
       }

@@ -136,7 +136,12 @@ describe('the emulators provider', () => {
     } finally {
       client.close();
     }
-    const lines = await auditLines();
+    // file-log writes through a queue: the refusal's line may land a moment after the answer
+    let lines = await auditLines();
+    for (let attempt = 0; attempt < 50 && !lines.some((line) => line.model === 'convnet'); attempt++) {
+      await sleep(100);
+      lines = await auditLines();
+    }
     expect(
       lines.some((line) => line.model === 'convnet' && (line.response as { status: number }).status === 403),
     ).toBe(true);
