@@ -125,3 +125,9 @@ export {
   encodeTensorBinary,
   type PredictRequestBinaryInit,
 } from './tensor-wire.js';
+export {
+  TFJS_WEIGHTS_PATH,
+  type TfjsGraphModel,
+  TfjsGraphModelError,
+  tfjsGraphModel,
+} from './tfjs-graph-model.js';

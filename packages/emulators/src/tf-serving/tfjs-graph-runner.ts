@@ -1,11 +1,13 @@
+import { create } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
-import { tfjsGraphModel } from '@modelgate/fixtures';
 import {
   DataType,
   isSupportedDataType,
   type SignatureDef,
+  SignatureDefSchema,
   type Tensor,
   type TensorInfo,
+  tfjsGraphModel,
 } from '@modelgate/proto';
 import { fromTfTensor, toTfTensor } from '@modelgate/proto/tfjs';
 import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
@@ -17,13 +19,8 @@ import { asTfServingError, TfServingError } from './tf-serving-error.js';
 /** The tfjs-core namespace a runner computes with (the caller's copy, with its backend already set). */
 export type TfjsCore = typeof tfCore;
 
-/** tfjsGraphModel's signature argument only labels model.json; the runner feeds and fetches tensor names. */
-const UNLABELLED = {
-  key: 'serving_default',
-  methodName: 'tensorflow/serving/predict',
-  inputs: [],
-  outputs: [],
-} as const;
+/** tfjsGraphModel's signature only labels model.json; the runner feeds and fetches tensor names. */
+const UNLABELLED = create(SignatureDefSchema, { methodName: 'tensorflow/serving/predict' });
 
 /** `x:0` for a TensorInfo that names a dense tensor; undefined for sparse, composite and op-only entries. */
 export function denseTensorName(info: TensorInfo | undefined): string | undefined {
@@ -144,7 +141,7 @@ export class TfjsGraphRunner implements ModelRunner {
     });
     let model: GraphModel;
     try {
-      const converted = tfjsGraphModel(frozen, { ...UNLABELLED, inputs: [], outputs: [] });
+      const converted = tfjsGraphModel(frozen, UNLABELLED);
       const modelJson = JSON.parse(converted.modelJson) as tfCore.io.ModelJSON;
       const weightData = converted.weights.slice().buffer;
       model = await loadGraphModel(
