@@ -90,6 +90,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     ...(env.MODELGATE_POLICY_FILE ? { policyFile: env.MODELGATE_POLICY_FILE } : {}),
     ...(env.MODELGATE_SECRETS_FILE ? { secretsFile: env.MODELGATE_SECRETS_FILE } : {}),
     gpu: 'off',
+    // MODELGATE_KEYCLOAK=distribution: the real Keycloak in the emulators stack (Keycloak-facing cases on it)
+    ...(env.MODELGATE_KEYCLOAK === 'distribution' ? { keycloak: 'distribution' as const } : {}),
     onNotice: (text) => process.stderr.write(`contract suite: ${text}\n`),
   });
   const { description } = started.stack;

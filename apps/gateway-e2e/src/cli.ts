@@ -69,6 +69,14 @@ program
       .choices(['auto', 'on', 'off'])
       .default('auto'),
   )
+  .addOption(
+    new Option(
+      '--keycloak <which>',
+      'emulators provider: the Keycloak emulator, or the real server from its distribution (Java 17+)',
+    )
+      .choices(['emulator', 'distribution'])
+      .default('emulator'),
+  )
   .option('--no-tail', 'do not follow the audit log')
   .option('--exit-when-ready', 'stop again once everything is ready and printed (for scripts)', false)
   .action(async (options) => {
@@ -80,6 +88,7 @@ program
         stack: options.stack,
         writeEndpoints: options.writeEndpoints,
         gpu: options.gpu,
+        keycloak: options.keycloak,
         tail: options.tail,
         exitWhenReady: options.exitWhenReady,
       },

@@ -18,6 +18,7 @@ export interface DevOptions {
   stack?: string;
   writeEndpoints?: string;
   gpu: GpuMode;
+  keycloak?: 'emulator' | 'distribution';
   /** Follow the audit log (default); off, the command waits for a signal only. */
   tail: boolean;
   /** Start, print, write the endpoints, stop: for scripts and tests. */
@@ -123,6 +124,7 @@ async function startWithProgress(
     ...(options.secrets ? { secretsFile: options.secrets } : {}),
     ...(options.stack ? { stackFile: options.stack } : {}),
     gpu: options.gpu,
+    ...(options.keycloak ? { keycloak: options.keycloak } : {}),
     onNotice: (text) => io.err(`${text}\n`),
     onProgress: (event) => {
       const deferred = ready.get(event.service);

@@ -37,6 +37,8 @@ export interface StartStackOptions {
   /** remote: the stack description file. */
   stackFile?: string;
   gpu?: GpuMode;
+  /** emulators provider: the Keycloak emulator (default) or the real server from its distribution. */
+  keycloak?: 'emulator' | 'distribution';
   onProgress?: (event: StackProgress) => void;
   onLog?: (service: ServiceName, line: string) => void;
   /** Notices for the user (a fallback taken, the GPU decision). */
@@ -107,6 +109,7 @@ export async function startStack(options: StartStackOptions): Promise<StartedSta
   }
   const stack = await startEmulatorStack({
     policy,
+    ...(options.keycloak ? { keycloak: options.keycloak } : {}),
     ...(secrets ? { secrets } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.onLog ? { onLog: options.onLog } : {}),

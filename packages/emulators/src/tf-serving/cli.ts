@@ -46,9 +46,13 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
   const runner = await createModelRunner({ loadTfjs, log: io.stderr });
   io.stderr(`modelgate TF Serving emulator: running models on ${runner.description}`);
   const emulator = new TfServingEmulator({ ...options, runner, log: io.stderr });
+  // The server runs until a signal stops it, models or not: while start-up waits for a base path that is not
+  // there yet, only unref'd poll timers run, and Node would otherwise exit on its own.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   const stopped = new Promise<void>((resolve) => {
     io.onStopSignal(async () => {
       await emulator.stop();
+      clearInterval(keepAlive);
       resolve();
     });
   });
@@ -60,6 +64,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
       await stopped;
       return 0;
     }
+    clearInterval(keepAlive);
     io.stdout(`Failed to start server. Error: ${asTfServingError(error).toStatusString()}\n`);
     return 255;
   }

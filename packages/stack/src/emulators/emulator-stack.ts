@@ -1,15 +1,17 @@
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
+  keycloakIssuer,
   type Policy,
   type SecretsFile,
   servedVersions,
   TF_SERVING_METRICS_PATH,
 } from '@modelgate/policy';
+import { type RealKeycloak, startRealKeycloak } from '@modelgate/policy/real-keycloak';
 import { freePort } from '../process/free-port.js';
 import { ManagedProcess } from '../process/managed-process.js';
 import { httpCheck, waitUntilReady } from '../process/readiness.js';
@@ -49,6 +51,11 @@ export interface EmulatorStackOptions {
   signal?: AbortSignal;
   /** Extra environment for the service processes (e.g. MODELGATE_TFJS_BACKEND). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * Which Keycloak: the emulator (default), or the real server as a local process from its Maven Central
+   * distribution (`bash scripts/setup-keycloak.sh`; Java 17+), started by @modelgate/policy's harness.
+   */
+  keycloak?: 'emulator' | 'distribution';
 }
 
 /** The emulators' CLIs, from @modelgate/emulators' package.json `bin`. */
@@ -178,9 +185,31 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
     running.set(name, child);
     return child;
   };
+  let distribution: RealKeycloak | undefined;
   const stopAll = async () => {
     await Promise.all([...running.values()].map((child) => child.stop()));
+    await distribution?.stop();
     if (ownDir) await rm(dir, { recursive: true, force: true });
+  };
+  /** The real Keycloak from its distribution, on the stack's ports, with the compiled realm imported. */
+  const startDistribution = async () => {
+    options.onProgress?.({ service: 'keycloak', state: 'starting', elapsedMs: 0 });
+    try {
+      const { issuer } = keycloakIssuer(policy);
+      const realmFile = join(files.realmImportDir as string, `${issuer.realm}-realm.json`);
+      distribution = await startRealKeycloak({
+        realmFiles: [{ name: issuer.realm, json: await readFile(realmFile, 'utf8') }],
+        httpPort: ports.keycloak,
+        managementPort: ports.keycloakManagement,
+        adminUser: STACK_KEYCLOAK_ADMIN.username,
+        adminPassword: STACK_KEYCLOAK_ADMIN.password,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (error) {
+      options.onProgress?.({ service: 'keycloak', state: 'failed', elapsedMs: performance.now() - started });
+      throw new StackStartError('keycloak', error, []);
+    }
+    options.onProgress?.({ service: 'keycloak', state: 'ready', elapsedMs: performance.now() - started });
   };
 
   const started = performance.now();
@@ -201,23 +230,26 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
     options.onProgress?.({ service: name, state: 'ready', elapsedMs: performance.now() - started });
   };
 
-  const keycloak = spawnService(
-    'keycloak',
-    bins.keycloak,
-    [
-      'start-dev',
-      `--http-host=${host}`,
-      `--http-port=${ports.keycloak}`,
-      `--http-management-port=${ports.keycloakManagement}`,
-      '--import-realm',
-      `--import-dir=${files.realmImportDir}`,
-    ],
-    {
-      ...env,
-      KC_BOOTSTRAP_ADMIN_USERNAME: STACK_KEYCLOAK_ADMIN.username,
-      KC_BOOTSTRAP_ADMIN_PASSWORD: STACK_KEYCLOAK_ADMIN.password,
-    },
-  );
+  const realKeycloak = options.keycloak === 'distribution';
+  const keycloak = realKeycloak
+    ? undefined
+    : spawnService(
+        'keycloak',
+        bins.keycloak,
+        [
+          'start-dev',
+          `--http-host=${host}`,
+          `--http-port=${ports.keycloak}`,
+          `--http-management-port=${ports.keycloakManagement}`,
+          '--import-realm',
+          `--import-dir=${files.realmImportDir}`,
+        ],
+        {
+          ...env,
+          KC_BOOTSTRAP_ADMIN_USERNAME: STACK_KEYCLOAK_ADMIN.username,
+          KC_BOOTSTRAP_ADMIN_PASSWORD: STACK_KEYCLOAK_ADMIN.password,
+        },
+      );
   const tfServing = spawnService(
     'tf-serving',
     bins.tfServing,
@@ -248,7 +280,7 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
   try {
     // All three at once: Kong connects to its upstreams per request, so it need not wait for TF Serving.
     await Promise.all([
-      service('keycloak', keycloak, readiness.keycloak),
+      keycloak ? service('keycloak', keycloak, readiness.keycloak) : startDistribution(),
       service('tf-serving', tfServing, readiness['tf-serving']),
       service('kong', kong, readiness.kong),
     ]);
