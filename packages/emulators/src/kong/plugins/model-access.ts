@@ -26,6 +26,31 @@ import { restTarget } from './model-access-rest-path.js';
 
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
 
+/** Claims of recent tokens: clients reuse a token for many calls, so each is decoded once. Bounded. */
+const CLAIMS_CACHE_SIZE = 1024;
+const claimsCache = new Map<string, Record<string, unknown> | undefined>();
+
+/** tokenClaims, remembered for the most recent tokens (the claims object is never modified here). */
+function cachedTokenClaims(jwt: string): Record<string, unknown> | undefined {
+  if (claimsCache.has(jwt)) return claimsCache.get(jwt);
+  const claims = tokenClaims(jwt);
+  if (claimsCache.size >= CLAIMS_CACHE_SIZE) claimsCache.delete(claimsCache.keys().next().value as string);
+  claimsCache.set(jwt, claims);
+  return claims;
+}
+
+/** Consumer -> granted models as a set, built once per plugin config (Kong builds a new conf on each change). */
+const grantSets = new WeakMap<ModelAccessConfig, Map<string, Set<string>>>();
+
+function grantedModels(config: ModelAccessConfig, username: string): Set<string> | undefined {
+  let sets = grantSets.get(config);
+  if (!sets) {
+    sets = new Map(Object.entries(config.grants).map(([name, models]) => [name, new Set(models)]));
+    grantSets.set(config, sets);
+  }
+  return sets.get(username);
+}
+
 /** The claims of the token jwt verified, or undefined if its payload is not base64url JSON of an object. */
 export function tokenClaims(jwt: string): Record<string, unknown> | undefined {
   const payload = /^[^.]+\.([^.]+)\.[^.]*$/s.exec(jwt)?.[1];
@@ -120,7 +145,7 @@ export function modelAccessPlugin(clock: KongClock): KongPluginHandler<ModelAcce
 
       const { consumer, authenticatedJwtToken: jwt } = context;
       if (!consumer || typeof jwt !== 'string') return refuse('unauthenticated', grpcShaped);
-      const claims = tokenClaims(jwt);
+      const claims = cachedTokenClaims(jwt);
       if (!claims) return refuse('invalidToken', grpcShaped);
       if (claims.iss !== config.issuer) return refuse('issuer', grpcShaped);
       if (!hasAudience(claims.aud, config.audience)) return refuse('audience', grpcShaped);
@@ -152,7 +177,7 @@ export function modelAccessPlugin(clock: KongClock): KongPluginHandler<ModelAcce
       }
       const granted =
         consumer.username !== null && Object.hasOwn(config.grants, consumer.username)
-          ? new Set(config.grants[consumer.username])
+          ? grantedModels(config, consumer.username)
           : undefined;
       for (const target of targets) {
         if (!granted?.has(target.model as string)) return refuse('modelForbidden', grpcShaped);
