@@ -1,0 +1,47 @@
+import type { TokenPool } from '@modelgate/stack';
+
+// The tokens a run sends, minted before it starts (never in the hot path): `distinct` tokens of one client,
+// handed out round robin (one reused token, or one per request when there are as many as requests), and a
+// share of bad tokens (a valid token with its signature altered) whose refusals are expected outcomes.
+
+export interface TokenChoice {
+  good: string[];
+  bad: string[];
+  /** 0..1: which share of requests carries a bad token. */
+  badShare: number;
+}
+
+/** Whether request `index` carries a bad token: spread evenly (every 1/share-th request), not at random. */
+export function carriesBadToken(index: number, badShare: number): boolean {
+  if (badShare <= 0) return false;
+  return Math.floor((index + 1) * badShare) > Math.floor(index * badShare);
+}
+
+/** The token for request `index`, and whether it is one of the bad ones. */
+export function tokenFor(choice: TokenChoice, index: number): { token: string; bad: boolean } {
+  if (choice.bad.length > 0 && carriesBadToken(index, choice.badShare)) {
+    return { token: choice.bad[index % choice.bad.length] as string, bad: true };
+  }
+  return { token: choice.good[index % choice.good.length] as string, bad: false };
+}
+
+/** A token whose signature no longer matches: the gateway must refuse it with 401 / UNAUTHENTICATED. */
+export function alterSignature(token: string): string {
+  const last = token.at(-2) === 'A' ? 'B' : 'A';
+  return `${token.slice(0, -2)}${last}${token.slice(-1)}`;
+}
+
+/** Mints `distinct` tokens for the client (each a fresh client-credentials grant) and derives the bad ones. */
+export async function mintTokenChoice(
+  pool: TokenPool,
+  clientId: string,
+  options: { distinct: number; badShare: number },
+): Promise<TokenChoice> {
+  const good: string[] = [];
+  for (let i = 0; i < options.distinct; i++) {
+    const token = await pool.token(clientId);
+    good.push(token);
+    pool.invalidate(clientId, token);
+  }
+  return { good, bad: options.badShare > 0 ? good.map(alterSignature) : [], badShare: options.badShare };
+}

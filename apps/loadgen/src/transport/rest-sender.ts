@@ -1,0 +1,47 @@
+import { Pool } from 'undici';
+import { failure, OK, type SendRequest } from '../engine/request-outcome.js';
+import { tokenFor } from '../tokens/token-supply.js';
+import type { Sender } from './sender.js';
+import type { TransportSpec } from './transport-spec.js';
+
+// REST `:predict` over an undici connection pool. Headers are built once per token; the body is the same
+// bytes every time. A response body is read to its end (so the connection is reusable) and dropped.
+
+export function restSender(spec: Extract<TransportSpec, { kind: 'rest' }>): Sender {
+  const url = new URL(spec.url);
+  const pool = new Pool(url.origin, { connections: spec.connections, pipelining: 1 });
+  const path = `${url.pathname}${url.search}`;
+  const base = { 'content-type': 'application/json' };
+  const headersOf = (token: string) => ({ ...base, authorization: `Bearer ${token}` });
+  const good = spec.tokens?.good.map(headersOf) ?? [base];
+  const bad = spec.tokens?.bad.map(headersOf) ?? [];
+  const tokens = spec.tokens;
+  const send: SendRequest = async (index) => {
+    let headers = good[0] as Record<string, string>;
+    let badToken = false;
+    if (tokens) {
+      const chosen = tokenFor(tokens, index);
+      badToken = chosen.bad;
+      headers = (badToken ? bad : good)[index % (badToken ? bad.length : good.length)] as Record<
+        string,
+        string
+      >;
+    }
+    try {
+      const response = await pool.request({
+        path,
+        method: 'POST',
+        headers,
+        body: spec.body,
+        headersTimeout: spec.timeoutMs,
+        bodyTimeout: spec.timeoutMs,
+      });
+      await response.body.dump();
+      if (response.statusCode < 300) return badToken ? failure('http:2xx-with-bad-token') : OK;
+      return failure(`http:${response.statusCode}`, badToken && response.statusCode === 401);
+    } catch (error) {
+      return failure(`transport:${(error as { code?: string }).code ?? (error as Error).name}`);
+    }
+  };
+  return { send, close: () => pool.close() };
+}
