@@ -2,7 +2,10 @@
 // (an HTTP status, a gRPC status name, a transport failure). Refusals the run expects (a bad token's 401
 // or UNAUTHENTICATED) are counted apart and do not count as errors.
 
-export type RequestOutcome = { ok: true } | { ok: false; kind: string; expected: boolean };
+export type RequestOutcome =
+  /** `kong`: the gateway's own split of the time (X-Kong-Proxy-Latency, X-Kong-Upstream-Latency), when sent. */
+  | { ok: true; kong?: { proxyMs?: number; upstreamMs?: number } }
+  | { ok: false; kind: string; expected: boolean };
 
 export const OK: RequestOutcome = { ok: true };
 

@@ -40,6 +40,8 @@ export interface RecorderSnapshot {
   fromIntended: string;
   fromSend: string;
   lateness: string;
+  kongProxy: string;
+  kongUpstream: string;
   windows: { index: number; requests: number; errors: number; histogram: string }[];
 }
 
@@ -55,6 +57,9 @@ export class RunRecorder {
   readonly fromIntended = createLatencyHistogram();
   readonly fromSend = createLatencyHistogram();
   readonly lateness = createLatencyHistogram();
+  /** Kong's own latency headers, where the gateway sent them. */
+  readonly kongProxy = createLatencyHistogram();
+  readonly kongUpstream = createLatencyHistogram();
   readonly windows = new Map<number, Window>();
 
   constructor(readonly options: RecorderOptions) {}
@@ -87,6 +92,10 @@ export class RunRecorder {
     window.requests++;
     if (outcome.ok) {
       this.ok++;
+      if (outcome.kong) {
+        if (outcome.kong.proxyMs !== undefined) recordMs(this.kongProxy, outcome.kong.proxyMs);
+        if (outcome.kong.upstreamMs !== undefined) recordMs(this.kongUpstream, outcome.kong.upstreamMs);
+      }
     } else {
       const counts = outcome.expected ? this.expectedRefusals : this.errors;
       counts.set(outcome.kind, (counts.get(outcome.kind) ?? 0) + 1);
@@ -124,6 +133,8 @@ export class RunRecorder {
       fromIntended: encodeHistogram(this.fromIntended),
       fromSend: encodeHistogram(this.fromSend),
       lateness: encodeHistogram(this.lateness),
+      kongProxy: encodeHistogram(this.kongProxy),
+      kongUpstream: encodeHistogram(this.kongUpstream),
       windows: [...this.windows.entries()]
         .sort(([a], [b]) => a - b)
         .map(([index, window]) => ({
@@ -152,6 +163,8 @@ export class RunRecorder {
     this.fromIntended.add(decodeHistogram(snapshot.fromIntended));
     this.fromSend.add(decodeHistogram(snapshot.fromSend));
     this.lateness.add(decodeHistogram(snapshot.lateness));
+    this.kongProxy.add(decodeHistogram(snapshot.kongProxy));
+    this.kongUpstream.add(decodeHistogram(snapshot.kongUpstream));
     for (const part of snapshot.windows) {
       const window = this.windows.get(part.index) ?? {
         requests: 0,

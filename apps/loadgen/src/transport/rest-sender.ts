@@ -37,7 +37,19 @@ export function restSender(spec: Extract<TransportSpec, { kind: 'rest' }>): Send
         bodyTimeout: spec.timeoutMs,
       });
       await response.body.dump();
-      if (response.statusCode < 300) return badToken ? failure('http:2xx-with-bad-token') : OK;
+      if (response.statusCode < 300) {
+        if (badToken) return failure('http:2xx-with-bad-token');
+        const proxy = response.headers['x-kong-proxy-latency'];
+        const upstream = response.headers['x-kong-upstream-latency'];
+        if (typeof proxy !== 'string' && typeof upstream !== 'string') return OK;
+        return {
+          ok: true,
+          kong: {
+            ...(typeof proxy === 'string' ? { proxyMs: Number(proxy) } : {}),
+            ...(typeof upstream === 'string' ? { upstreamMs: Number(upstream) } : {}),
+          },
+        };
+      }
       return failure(`http:${response.statusCode}`, badToken && response.statusCode === 401);
     } catch (error) {
       return failure(`transport:${(error as { code?: string }).code ?? (error as Error).name}`);
