@@ -21,7 +21,7 @@ export interface GeneratorLimits {
 export const DEFAULT_GENERATOR_LIMITS: GeneratorLimits = {
   maxCpuShare: 0.9,
   maxEventLoopLagP99Ms: 20,
-  maxLateShare: 0.01,
+  maxLateShare: 0.05,
 };
 
 export class GeneratorMonitor {

@@ -25,8 +25,6 @@ export interface Measurement {
   health: GeneratorHealth;
   generatorLimited: boolean;
   generatorLimitReasons: string[];
-  /** Wall time of the measured part (after warm-up), ms. */
-  measuredMs: number;
   startedAt: string;
   endedAt: string;
 }
@@ -118,7 +116,6 @@ export async function measure(plan: MeasurementPlan): Promise<Measurement> {
     health,
     generatorLimited: reasons.length > 0,
     generatorLimitReasons: reasons,
-    measuredMs: Math.max(1, endedAt.getTime() - startedAt.getTime() - plan.warmupMs),
     startedAt: startedAt.toISOString(),
     endedAt: endedAt.toISOString(),
   };

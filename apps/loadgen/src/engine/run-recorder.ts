@@ -146,8 +146,12 @@ export class RunRecorder {
     };
   }
 
-  /** Adds another recorder's snapshot into this one, exactly (counts summed, histograms added). */
-  merge(snapshot: RecorderSnapshot): this {
+  /**
+   * Adds another recorder's snapshot into this one, exactly (counts summed, histograms added). Snapshots of
+   * the same time span (workers, machines) merge window by window; `windowOffset` places a later span (the
+   * next block of an A/B) after this one's windows instead.
+   */
+  merge(snapshot: RecorderSnapshot, windowOffset = 0): this {
     this.sent += snapshot.sent;
     this.completed += snapshot.completed;
     this.ok += snapshot.ok;
@@ -166,7 +170,8 @@ export class RunRecorder {
     this.kongProxy.add(decodeHistogram(snapshot.kongProxy));
     this.kongUpstream.add(decodeHistogram(snapshot.kongUpstream));
     for (const part of snapshot.windows) {
-      const window = this.windows.get(part.index) ?? {
+      const index = part.index + windowOffset;
+      const window = this.windows.get(index) ?? {
         requests: 0,
         errors: 0,
         histogram: createLatencyHistogram(),
@@ -174,7 +179,7 @@ export class RunRecorder {
       window.requests += part.requests;
       window.errors += part.errors;
       window.histogram.add(decodeHistogram(part.histogram));
-      this.windows.set(part.index, window);
+      this.windows.set(index, window);
     }
     return this;
   }
@@ -184,6 +189,17 @@ export class RunRecorder {
     if (!first) throw new Error('no recorder snapshots to merge');
     const merged = new RunRecorder(first.options);
     for (const snapshot of snapshots) merged.merge(snapshot);
+    return merged;
+  }
+
+  /** Spans measured one after another (blocks), their windows laid end to end. */
+  static fromConsecutive(snapshots: RecorderSnapshot[], windowsPerSpan: number): RunRecorder {
+    const first = snapshots[0];
+    if (!first) throw new Error('no recorder snapshots to merge');
+    const merged = new RunRecorder(first.options);
+    snapshots.forEach((snapshot, i) => {
+      merged.merge(snapshot, i * windowsPerSpan);
+    });
     return merged;
   }
 }

@@ -5,7 +5,7 @@ import { RunRecorder } from '../engine/run-recorder.js';
 import type { Delta, PointResult } from '../report/load-report.js';
 import type { LoadTarget } from '../target/load-target.js';
 import { predictPayload } from '../target/predict-payload.js';
-import type { TokenChoice } from '../tokens/token-supply.js';
+import type { TokenSource } from '../tokens/token-supply.js';
 import type { TransportSpec } from '../transport/transport-spec.js';
 import { meanDifferenceInterval } from './confidence-interval.js';
 import { type LoadSettings, loadOf, measurementPlan, transportSpec } from './load-settings.js';
@@ -27,8 +27,8 @@ export interface AuthOverheadOptions {
   batchSize: number;
   blocks: number;
   blockMs: number;
-  /** Tokens for the gateway arms (minted before the run). */
-  tokens: TokenChoice | null;
+  /** Tokens for the gateway arms (minted before the run, refreshed between blocks). */
+  tokens: TokenSource | null;
   onBlock?: (block: number, arm: AuthOverheadArm, measurement: Measurement) => void;
 }
 
@@ -40,7 +40,8 @@ export interface AuthOverheadResult {
 
 interface ArmPlan {
   arm: AuthOverheadArm;
-  transport: TransportSpec;
+  /** The transport for the next block (tokens as they are now). */
+  transport(): Promise<TransportSpec>;
 }
 
 /** Which arms the target offers, and why the others are left out. */
@@ -55,9 +56,8 @@ export function armPlans(options: AuthOverheadOptions): {
     options.batchSize,
     settings,
   );
-  const plans: ArmPlan[] = [
-    { arm: 'direct', transport: transportSpec(settings, target.modelServer, payload, null) },
-  ];
+  const direct = transportSpec(settings, target.modelServer, payload, null);
+  const plans: ArmPlan[] = [{ arm: 'direct', transport: async () => direct }];
   const unavailable: { arm: string; reason: string }[] = [];
   const noGateway = 'the target has no gateway (--target points at a bare TF Serving)';
   const oneRouteSet =
@@ -68,14 +68,11 @@ export function armPlans(options: AuthOverheadOptions): {
   else if (!options.tokens)
     unavailable.push({ arm: 'full-policy', reason: 'no client with access to the model' });
   else {
+    const gateway = { grpc: target.gateway.grpc, rest: target.gateway.http };
+    const tokens = options.tokens;
     plans.push({
       arm: 'full-policy',
-      transport: transportSpec(
-        settings,
-        { grpc: target.gateway.grpc, rest: target.gateway.http },
-        payload,
-        options.tokens,
-      ),
+      transport: async () => transportSpec(settings, gateway, payload, await tokens.choice()),
     });
   }
   return { plans, unavailable };
@@ -91,7 +88,7 @@ export async function runAuthOverhead(options: AuthOverheadOptions): Promise<Aut
     const order = plans.map((_, i) => plans[(i + block) % plans.length] as ArmPlan);
     for (const plan of order) {
       const measurement = await measure(
-        measurementPlan(options.settings, options.load, plan.transport, options.blockMs),
+        measurementPlan(options.settings, options.load, await plan.transport(), options.blockMs),
       );
       perArm.get(plan.arm)?.push(measurement);
       options.onBlock?.(block, plan.arm, measurement);
@@ -99,7 +96,10 @@ export async function runAuthOverhead(options: AuthOverheadOptions): Promise<Aut
   }
   const results = plans.map((plan) => {
     const measurements = perArm.get(plan.arm) ?? [];
-    const merged = RunRecorder.fromSnapshots(measurements.map((m) => m.recorder.snapshot()));
+    const merged = RunRecorder.fromConsecutive(
+      measurements.map((m) => m.recorder.snapshot()),
+      Math.ceil(options.blockMs / options.settings.windowMs),
+    );
     return pointResult(merged, measurements, {
       label: plan.arm,
       arm: plan.arm,

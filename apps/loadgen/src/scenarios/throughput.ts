@@ -3,7 +3,7 @@ import { type Measurement, measure } from '../engine/measurement.js';
 import type { PointResult } from '../report/load-report.js';
 import type { LoadTarget } from '../target/load-target.js';
 import { predictPayload } from '../target/predict-payload.js';
-import type { TokenChoice } from '../tokens/token-supply.js';
+import type { TokenSource } from '../tokens/token-supply.js';
 import { type LoadSettings, loadOf, measurementPlan, transportSpec } from './load-settings.js';
 import { pointResult } from './point-result.js';
 
@@ -16,7 +16,7 @@ export interface ThroughputOptions {
   target: LoadTarget;
   /** Through the gateway (with tokens) or straight to the model server. */
   via: 'direct' | 'gateway';
-  tokens: TokenChoice | null;
+  tokens: TokenSource | null;
   batchSizes: number[];
   /** One of the two: closed-loop concurrencies, or open-loop constant rates. */
   concurrencies: number[];
@@ -47,14 +47,10 @@ async function measurePoint(
 ): Promise<PointResult> {
   const { settings, target } = options;
   const payload = predictPayload(settings.model, target.signature(settings.model), batchSize, settings);
-  const transport = transportSpec(
-    settings,
-    endpointOf(options),
-    payload,
-    options.via === 'gateway' ? options.tokens : null,
-  );
   let result: PointResult | undefined;
   for (let trial = 1; trial <= options.maxTrials; trial++) {
+    const tokens = options.via === 'gateway' && options.tokens ? await options.tokens.choice() : null;
+    const transport = transportSpec(settings, endpointOf(options), payload, tokens);
     const measurement = await measure(measurementPlan(settings, model, transport, options.durationMs));
     options.onPoint?.(label, measurement);
     result = pointResult(measurement.recorder, [measurement], {

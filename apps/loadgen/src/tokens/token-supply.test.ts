@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alterSignature, carriesBadToken, tokenFor } from './token-supply.js';
+import { alterSignature, carriesBadToken, TokenSource, tokenFor } from './token-supply.js';
 
 describe('token choice', () => {
   it('gives exactly the asked share of bad tokens, spread evenly', () => {
@@ -25,5 +25,22 @@ describe('token choice', () => {
     const altered = alterSignature(token);
     expect(altered).not.toBe(token);
     expect(altered.split('.').slice(0, 2)).toEqual(['aaa', 'bbb']);
+  });
+});
+
+describe('TokenSource', () => {
+  it('mints once before the run and again only after the refresh interval', async () => {
+    let clock = 0;
+    let mints = 0;
+    const source = new TokenSource(
+      async () => ({ good: [`t${++mints}`], bad: [], badShare: 0 }),
+      60_000,
+      () => clock,
+    );
+    expect((await source.choice()).good).toEqual(['t1']);
+    clock = 59_999;
+    expect((await source.choice()).good).toEqual(['t1']);
+    clock = 60_000;
+    expect((await source.choice()).good).toEqual(['t2']);
   });
 });

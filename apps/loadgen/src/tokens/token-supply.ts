@@ -45,3 +45,27 @@ export async function mintTokenChoice(
   }
   return { good, bad: options.badShare > 0 ? good.map(alterSignature) : [], badShare: options.badShare };
 }
+
+/**
+ * Tokens for a run longer than a token lives: `choice()` gives the minted set, and mints a new one between
+ * measurements once `refreshAfterMs` has passed (never during a measurement: a measurement's senders hold
+ * the set they were built with).
+ */
+export class TokenSource {
+  #choice: TokenChoice | undefined;
+  #mintedAt = 0;
+
+  constructor(
+    private readonly mint: () => Promise<TokenChoice>,
+    private readonly refreshAfterMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async choice(): Promise<TokenChoice> {
+    if (!this.#choice || this.now() - this.#mintedAt >= this.refreshAfterMs) {
+      this.#choice = await this.mint();
+      this.#mintedAt = this.now();
+    }
+    return this.#choice;
+  }
+}
