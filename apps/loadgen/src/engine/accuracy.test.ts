@@ -4,16 +4,25 @@ import { summarize } from './latency-histogram.js';
 import { type MeasurementPlan, measure } from './measurement.js';
 import { startTestServer, type TestServer } from './test-servers.js';
 
-// The figures are right: against a loopback server with a fixed 20 ms service time, at 50 requests/s, the
-// reported percentiles lie within [19 ms, 28 ms] in both loops: -1 ms because Node's timers run on libuv's
-// millisecond loop clock and can fire up to 1 ms early, +8 ms for the timer's granularity and a busy 2-core
-// CI machine. And a server that
-// stalls once for 600 ms: the open loop reports the stall in its percentiles (every request intended during
-// the stall waits), the closed loop hides it (one request waits; the users send nothing meanwhile).
+// The figures are right: against a loopback server with a fixed 20 ms service time, at 50 requests/s, in both
+// loops, p50 lies within [19, 24] ms and p90 within [19, 28] ms; p99 within [19, 45] ms. The lower bound is
+// -1 ms because Node's timers run on libuv's millisecond loop clock and can fire up to 1 ms early; the upper
+// allowances cover the server's own timer (it shares the process and the 2 cores with the generator) on a
+// busy CI machine: p99 of 100 requests is the second-worst one, and a single scheduling hiccup of the machine
+// lands there. And a server that stalls once for 600 ms: the open loop reports the stall in its percentiles
+// (every request intended during the stall waits), the closed loop hides it (one request waits; the users
+// send nothing meanwhile).
 
 const SERVICE_MS = 20;
-const ALLOWANCE_MS = 8;
 const EARLY_TIMER_MS = 1;
+const ALLOWANCE_MS = { p50: 4, p90: 8, p99: 25 };
+
+function expectServiceTime(summary: ReturnType<typeof summarize>): void {
+  expect(summary.p50).toBeGreaterThanOrEqual(SERVICE_MS - EARLY_TIMER_MS);
+  expect(summary.p50).toBeLessThanOrEqual(SERVICE_MS + ALLOWANCE_MS.p50);
+  expect(summary.p90).toBeLessThanOrEqual(SERVICE_MS + ALLOWANCE_MS.p90);
+  expect(summary.p99).toBeLessThanOrEqual(SERVICE_MS + ALLOWANCE_MS.p99);
+}
 
 let server: TestServer | undefined;
 afterEach(async () => {
@@ -34,27 +43,22 @@ function plan(url: string, model: MeasurementPlan['model'], durationMs: number):
 }
 
 describe('a server with a fixed 20 ms service time', () => {
-  it('reports p50..p99 within 19-28 ms in the open loop at 50 requests/s, from intended and actual send', async () => {
+  it('reports p50, p90 and p99 within the stated error in the open loop at 50 requests/s, from intended and actual send', async () => {
     server = await startTestServer({ serviceTimeMs: SERVICE_MS });
     const result = await measure(
       plan(server.url, { kind: 'open', schedule: { kind: 'constant', rate: 50 }, maxInFlight: 64 }, 2_000),
     );
     expect(result.recorder.completed).toBe(100);
     expect(result.recorder.droppedSends).toBe(0);
-    for (const histogram of [result.recorder.fromIntended, result.recorder.fromSend]) {
-      const summary = summarize(histogram);
-      expect(summary.p50).toBeGreaterThanOrEqual(SERVICE_MS - EARLY_TIMER_MS);
-      expect(summary.p99).toBeLessThanOrEqual(SERVICE_MS + ALLOWANCE_MS);
-    }
+    expectServiceTime(summarize(result.recorder.fromIntended));
+    expectServiceTime(summarize(result.recorder.fromSend));
   });
 
-  it('reports p50..p99 within 19-28 ms in the closed loop with 2 users', async () => {
+  it('reports p50, p90 and p99 within the stated error in the closed loop with 2 users', async () => {
     server = await startTestServer({ serviceTimeMs: SERVICE_MS });
     const result = await measure(plan(server.url, { kind: 'closed', concurrency: 2 }, 1_500));
     expect(result.recorder.completed).toBeGreaterThan(100);
-    const summary = summarize(result.recorder.fromIntended);
-    expect(summary.p50).toBeGreaterThanOrEqual(SERVICE_MS - EARLY_TIMER_MS);
-    expect(summary.p99).toBeLessThanOrEqual(SERVICE_MS + ALLOWANCE_MS);
+    expectServiceTime(summarize(result.recorder.fromIntended));
   });
 });
 
@@ -77,6 +81,6 @@ describe('a server that stalls once for 600 ms', () => {
     const result = await measure(plan(server.url, { kind: 'closed', concurrency: 1 }, 2_500));
     const summary = summarize(result.recorder.fromIntended);
     expect(summary.max).toBeGreaterThan(500);
-    expect(summary.p90).toBeLessThanOrEqual(SERVICE_MS + ALLOWANCE_MS);
+    expect(summary.p90).toBeLessThanOrEqual(SERVICE_MS + ALLOWANCE_MS.p90);
   });
 });
