@@ -12,6 +12,7 @@ import {
   sloSpec,
   stepStages,
 } from './command/flag-values.js';
+import { type K6Flags, k6Command } from './command/k6-command.js';
 import {
   type AuthOverheadFlags,
   authOverheadCommand,
@@ -251,6 +252,49 @@ withCommonOptions(
       searchMax: raw.searchMax as number,
     };
     await run(() => throughputCommand(flags, output));
+  });
+
+withCommonOptions(
+  program
+    .command('k6')
+    .description(
+      'run a scenario with your own k6 (not installed here: AGPL) from the bundled script; same report schema',
+    )
+    .argument('<scenario>', 'auth-overhead or throughput'),
+)
+  .addOption(
+    new Option('--via <path>', 'throughput: straight to the model server or through the gateway')
+      .choices(['direct', 'gateway'])
+      .default('direct'),
+  )
+  .option('--batch <n>', 'batch size', positiveInteger, 1)
+  .option('--blocks <n>', 'interleaved blocks (each arm once per block)', positiveInteger, 2)
+  .option('--block-duration <duration>', 'time per arm per block', durationMs, 10_000)
+  .option('--k6 <path>', 'the k6 executable', 'k6')
+  .option(
+    '--k6-threshold <expression>',
+    'a k6 threshold on each arm latency, e.g. p(99)<50 (repeatable)',
+    (value: string, previous: string[]) => [...previous, value],
+    [] as string[],
+  )
+  .action(async (scenario: string, raw: RawOptions) => {
+    if (scenario !== 'auth-overhead' && scenario !== 'throughput') {
+      process.stderr.write(`k6 ${scenario}: expected auth-overhead or throughput\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    const flags: K6Flags = {
+      ...commonFlags(raw),
+      rate: raw.rate as number,
+      scenario,
+      via: raw.via as 'direct' | 'gateway',
+      batch: raw.batch as number,
+      blocks: raw.blocks as number,
+      blockDuration: raw.blockDuration as number,
+      k6: raw.k6 as string,
+      k6Thresholds: raw.k6Threshold as string[],
+    };
+    await run(() => k6Command(flags, output));
   });
 
 program.exitOverride((error) => {

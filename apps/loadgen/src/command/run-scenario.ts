@@ -67,7 +67,7 @@ async function scheduleOf(flags: LoadFlags): Promise<LoadModel> {
   return { kind: 'open', schedule, maxInFlight: flags.maxInFlight };
 }
 
-async function resolveTarget(
+export async function resolveTarget(
   flags: TargetFlags,
   output: Output,
 ): Promise<{ target: LoadTarget; stack: RunningStack | null; provider: string | null }> {

@@ -156,8 +156,6 @@ export type GpuSample = z.infer<typeof GPU_SAMPLE_SCHEMA>;
 export type LoadReport = z.infer<typeof LOAD_REPORT_SCHEMA>;
 export type LatencyMs = z.infer<typeof latency>;
 
-export const REPORT_JSON_SCHEMA_FILE = new URL('../../schema/loadgen-report.schema.json', import.meta.url);
-
 export function reportJsonSchema(): Record<string, unknown> {
   return {
     $id: 'https://modelgate.dev/schema/loadgen-report.schema.json',

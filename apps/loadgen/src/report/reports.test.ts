@@ -5,14 +5,9 @@ import { RunRecorder } from '../engine/run-recorder.js';
 import { pointResult } from '../scenarios/point-result.js';
 import { csvTimeSeries } from './csv-report.js';
 import { htmlReport } from './html-report.js';
-import {
-  LOAD_REPORT_SCHEMA,
-  type LoadReport,
-  parseLoadReport,
-  REPORT_JSON_SCHEMA_FILE,
-  reportJsonSchema,
-} from './load-report.js';
+import { LOAD_REPORT_SCHEMA, type LoadReport, parseLoadReport, reportJsonSchema } from './load-report.js';
 import { markdownReport } from './markdown-report.js';
+import { REPORT_JSON_SCHEMA_FILE } from './report-schema-file.js';
 import { checkThresholds, parseThreshold } from './thresholds.js';
 
 function sampleReport(): LoadReport {

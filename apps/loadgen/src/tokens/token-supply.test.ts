@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { alterSignature, carriesBadToken, TokenSource, tokenFor } from './token-supply.js';
+import { carriesBadToken } from './bad-token-share.js';
+import { alterSignature, TokenSource, tokenFor } from './token-supply.js';
 
 describe('token choice', () => {
   it('gives exactly the asked share of bad tokens, spread evenly', () => {

@@ -1,4 +1,5 @@
 import type { TokenPool } from '@modelgate/stack';
+import { carriesBadToken } from './bad-token-share.js';
 
 // The tokens a run sends, minted before it starts (never in the hot path): `distinct` tokens of one client,
 // handed out round robin (one reused token, or one per request when there are as many as requests), and a
@@ -9,12 +10,6 @@ export interface TokenChoice {
   bad: string[];
   /** 0..1: which share of requests carries a bad token. */
   badShare: number;
-}
-
-/** Whether request `index` carries a bad token: spread evenly (every 1/share-th request), not at random. */
-export function carriesBadToken(index: number, badShare: number): boolean {
-  if (badShare <= 0) return false;
-  return Math.floor((index + 1) * badShare) > Math.floor(index * badShare);
 }
 
 /** The token for request `index`, and whether it is one of the bad ones. */
