@@ -8,6 +8,12 @@ export interface TestServer {
   url: string;
   /** Requests the server received. */
   received(): number;
+  /**
+   * What each answer took on the server's own clock, from the request's arrival to the answer written: the
+   * ground truth a client's figures are held to (the timer behind the service time fires late on a busy
+   * machine, and that delay is the server's, not the client's).
+   */
+  serviceTimesMs(): number[];
   close(): Promise<void>;
 }
 
@@ -20,6 +26,7 @@ export interface TestServerOptions {
 export async function startTestServer(options: TestServerOptions): Promise<TestServer> {
   let received = 0;
   let firstAt: number | undefined;
+  const serviceTimes: number[] = [];
   const server: Server = createServer((request, response) => {
     received++;
     const now = performance.now();
@@ -33,7 +40,10 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
         const doneAt = now + delay;
         if (doneAt >= stallStart && now < stallEnd) delay = Math.max(delay, stallEnd - now);
       }
-      setTimeout(() => response.end('{"predictions": [2.5]}'), delay);
+      setTimeout(() => {
+        response.end('{"predictions": [2.5]}');
+        serviceTimes.push(performance.now() - now);
+      }, delay);
     });
   });
   server.keepAliveTimeout = 60_000;
@@ -42,6 +52,7 @@ export async function startTestServer(options: TestServerOptions): Promise<TestS
   return {
     url: `http://127.0.0.1:${port}/v1/models/half_plus_two:predict`,
     received: () => received,
+    serviceTimesMs: () => [...serviceTimes],
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
