@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFile } from 'node:fs/promises';
 import { StackDescriptionError, StackStartError, TokenRequestError } from '@modelgate/stack';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import {
@@ -23,7 +24,10 @@ import {
   type ThroughputFlags,
   throughputCommand,
 } from './command/run-scenario.js';
-import { parseThreshold, type Threshold, ThresholdError } from './report/thresholds.js';
+import { parseLoadReport, ReportError } from './report/load-report.js';
+import { MergeError, mergeReports } from './report/merge-reports.js';
+import { checkThresholds, parseThreshold, type Threshold, ThresholdError } from './report/thresholds.js';
+import { writeReports } from './report/write-reports.js';
 import { DEFAULT_LOAD_SETTINGS } from './scenarios/load-settings.js';
 import { ScheduleError } from './schedule/arrival-schedule.js';
 import { TargetError } from './target/load-target.js';
@@ -176,7 +180,9 @@ async function run(action: () => Promise<number>): Promise<void> {
       error instanceof TargetError ||
       error instanceof StackDescriptionError ||
       error instanceof ScheduleError ||
-      error instanceof ThresholdError;
+      error instanceof ThresholdError ||
+      error instanceof ReportError ||
+      error instanceof MergeError;
     const known = usage || error instanceof StackStartError || error instanceof TokenRequestError;
     process.stderr.write(`${known ? (error as Error).message : ((error as Error).stack ?? String(error))}\n`);
     process.exitCode = usage ? EXIT.usage : EXIT.failed;
@@ -295,6 +301,40 @@ withCommonOptions(
       k6Thresholds: raw.k6Threshold as string[],
     };
     await run(() => k6Command(flags, output));
+  });
+
+program
+  .command('merge')
+  .description(
+    'merge reports of one scenario run side by side (processes, machines): histograms added exactly',
+  )
+  .argument('<files...>', 'report JSON files')
+  .option('--out <dir>', 'where the merged reports go', 'reports/loadgen')
+  .option('--name <name>', 'report file name (without extension)', 'merged')
+  .option(
+    '--fail-if <expression>',
+    'exit 3 if it holds for any merged result (repeatable)',
+    (value: string, previous: Threshold[]) => {
+      try {
+        return [...previous, parseThreshold(value)];
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    },
+    [] as Threshold[],
+  )
+  .action(async (files: string[], raw: RawOptions) => {
+    await run(async () => {
+      const reports = await Promise.all(
+        files.map(async (file) => parseLoadReport(JSON.parse(await readFile(file, 'utf8')), file)),
+      );
+      const merged = mergeReports(reports, files);
+      merged.thresholds = checkThresholds(raw.failIf as Threshold[], merged.results);
+      output.log(
+        `reports: ${(await writeReports(merged, raw.out as string, raw.name as string)).join(', ')}`,
+      );
+      return merged.thresholds.every((threshold) => threshold.passed) ? EXIT.ok : EXIT.threshold;
+    });
   });
 
 program.exitOverride((error) => {

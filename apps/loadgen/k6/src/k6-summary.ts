@@ -82,7 +82,7 @@ export function k6Report(
       stability: { stable: false, trials: config.blocks, reason: 'k6 keeps no windows' },
       windows: [],
       spectrum: [],
-      histogram: '',
+      histograms: { fromIntended: '', fromSend: '' },
     };
   });
   const thresholds = Object.entries(data.metrics).flatMap(([metric, entry]) =>

@@ -73,8 +73,12 @@ export const POINT_RESULT_SCHEMA = z
         .strict(),
     ),
     spectrum: z.array(z.object({ percentile: z.number(), ms: z.number() }).strict()),
-    /** HdrHistogram compressed base64 of latency from intended send, in µs: merge runs from many machines. */
-    histogram: z.string(),
+    /**
+     * HdrHistogram compressed base64 (µs) of latency from the intended and from the actual send: what
+     * `modelgate-loadgen merge` adds up, exactly, across processes and machines. Empty where the engine keeps
+     * none (k6).
+     */
+    histograms: z.object({ fromIntended: z.string(), fromSend: z.string() }).strict(),
   })
   .strict();
 

@@ -86,6 +86,9 @@ export function pointResult(
     stability: { ...stability, trials: context.trials },
     windows,
     spectrum: percentileSpectrum(recorder.fromIntended),
-    histogram: encodeHistogram(recorder.fromIntended),
+    histograms: {
+      fromIntended: encodeHistogram(recorder.fromIntended),
+      fromSend: encodeHistogram(recorder.fromSend),
+    },
   };
 }
