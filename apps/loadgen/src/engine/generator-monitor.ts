@@ -11,7 +11,7 @@ export interface GeneratorHealth {
 }
 
 export interface GeneratorLimits {
-  /** Above this share of one core per sending thread, the generator may be the limit. */
+  /** Above this share of one core per sending thread, named beside a direct sign of a limit. */
   maxCpuShare: number;
   maxEventLoopLagP99Ms: number;
   /** Above this share of late sends (of all sends), the schedule was not kept. */
@@ -52,21 +52,25 @@ export class GeneratorMonitor {
   }
 }
 
-/** Why the generator, not the server, may have set the figure; empty when it kept up. */
+/**
+ * Why the generator, not the server, may have set the figure; empty when it kept up. Lateness and event-loop
+ * lag are the direct signs; CPU alone is not one (the send loop spins for the last moments before a send
+ * at high rates, which costs CPU but keeps time), so it is named only beside a direct sign.
+ */
 export function generatorLimitReasons(
   health: GeneratorHealth,
   sends: { sent: number; late: number; threads: number },
   limits: GeneratorLimits = DEFAULT_GENERATOR_LIMITS,
 ): string[] {
   const reasons: string[] = [];
-  if (health.cpuShare > limits.maxCpuShare * sends.threads) {
-    reasons.push(`generator CPU ${(health.cpuShare * 100).toFixed(0)}% of ${sends.threads} core(s)`);
-  }
   if (health.eventLoopLagMs.p99 > limits.maxEventLoopLagP99Ms) {
     reasons.push(`event-loop lag p99 ${health.eventLoopLagMs.p99} ms`);
   }
   if (sends.sent > 0 && sends.late / sends.sent > limits.maxLateShare) {
     reasons.push(`${((sends.late / sends.sent) * 100).toFixed(1)}% of sends late`);
+  }
+  if (reasons.length > 0 && health.cpuShare > limits.maxCpuShare * sends.threads) {
+    reasons.push(`generator CPU ${(health.cpuShare * 100).toFixed(0)}% of ${sends.threads} core(s)`);
   }
   return reasons;
 }

@@ -79,8 +79,10 @@ async function runOpen(
         return;
       }
       const wait = next - (performance.now() - start);
-      // setTimeout fires a millisecond or more late; for the last stretch, yield to I/O and check again.
-      if (wait > 2) setTimeout(tick, wait - 1);
+      // Node's timers have millisecond resolution and fire on time or up to about 1 ms late: sleep until a
+      // millisecond before the send, then yield to I/O and check again for the last stretch. Spinning longer
+      // would keep a core busy that the target or other workers may need.
+      if (wait >= 1) setTimeout(tick, Math.max(0, wait - 1));
       else setImmediate(tick);
     };
     tick();
