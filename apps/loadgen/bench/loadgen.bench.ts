@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -101,8 +101,17 @@ try {
   const restUrl = `http://127.0.0.1:${target.httpPort}${payload.restPath}`;
 
   // gRPC: highest achieved rate, closed loop, same concurrency and connections
+  // ghz uses every core (--cpus defaults to all of them): this engine with one thread and with one per core
   const ours = await withTargetCpu(target.httpPort, () => measure(grpcPlan));
   const oursRps = ours.result.recorder.completed / seconds;
+  const workers = availableParallelism();
+  const oursThreads = await withTargetCpu(target.httpPort, () => measure({ ...grpcPlan, workers }));
+  const grpcJs = await measure({
+    ...grpcPlan,
+    transport: { ...grpcPlan.transport, client: 'grpc-js' } as MeasurementPlan['transport'],
+  });
+  const grpcJsRps = grpcJs.recorder.completed / seconds;
+  const oursThreadsRps = oursThreads.result.recorder.completed / seconds;
   const requestFile = join(work, 'predict.bin');
   await writeFile(requestFile, payload.grpc);
   const protoset = join(work, 'tf-serving.binpb');
@@ -130,11 +139,25 @@ try {
   if (ghz.result.ok) {
     const ghzRps = (JSON.parse(ghz.result.stdout) as { rps: number }).rps;
     rows.push([
-      'gRPC max rate (closed loop)',
+      'gRPC max rate (closed loop), 1 thread',
       `${oursRps.toFixed(0)} req/s`,
       `ghz ${ghzRps.toFixed(0)} req/s`,
       `${(oursRps / ghzRps).toFixed(2)}x`,
       `target CPU ${pct(ours.targetCpu)} / ${pct(ghz.targetCpu)}`,
+    ]);
+    rows.push([
+      'gRPC max rate (closed loop), 1 thread, grpc-js client',
+      `${grpcJsRps.toFixed(0)} req/s`,
+      `ghz ${ghzRps.toFixed(0)} req/s`,
+      `${(grpcJsRps / ghzRps).toFixed(2)}x`,
+      '',
+    ]);
+    rows.push([
+      `gRPC max rate (closed loop), ${workers} threads`,
+      `${oursThreadsRps.toFixed(0)} req/s`,
+      `ghz ${ghzRps.toFixed(0)} req/s`,
+      `${(oursThreadsRps / ghzRps).toFixed(2)}x`,
+      `target CPU ${pct(oursThreads.targetCpu)} / ${pct(ghz.targetCpu)}`,
     ]);
   } else {
     rows.push([

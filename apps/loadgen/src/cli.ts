@@ -73,6 +73,11 @@ function withCommonOptions(command: Command): Command {
     .addOption(
       new Option('--rest-format <format>', 'REST bodies').choices(['row', 'columnar']).default(d.restFormat),
     )
+    .addOption(
+      new Option('--grpc-client <client>', 'node:http2 with frames built once, or grpc-js')
+        .choices(['http2', 'grpc-js'])
+        .default(d.grpcClient),
+    )
     .option(
       '--connections <n>',
       'gRPC channels or HTTP connections per worker',
@@ -142,6 +147,7 @@ function commonFlags(raw: RawOptions): CommonFlags & LoadFlags {
       transport: raw.transport as 'grpc' | 'rest',
       model: raw.model as string,
       tensorForm: raw.tensorForm as 'content' | 'repeated',
+      grpcClient: raw.grpcClient as 'http2' | 'grpc-js',
       restFormat: raw.restFormat as 'row' | 'columnar',
       connections: raw.connections as number,
       workers: raw.workers as number,

@@ -11,6 +11,8 @@ export interface LoadSettings {
   transport: 'grpc' | 'rest';
   model: string;
   tensorForm: GrpcTensorForm;
+  /** The gRPC path: node:http2 with frames built once, or grpc-js's generic client. */
+  grpcClient: 'http2' | 'grpc-js';
   restFormat: RestBodyFormat;
   /** gRPC channels or HTTP connections per worker. */
   connections: number;
@@ -25,6 +27,7 @@ export const DEFAULT_LOAD_SETTINGS: LoadSettings = {
   transport: 'grpc',
   model: 'half_plus_two',
   tensorForm: 'content',
+  grpcClient: 'http2',
   restFormat: 'columnar',
   connections: 4,
   workers: 1,
@@ -47,6 +50,7 @@ export function transportSpec(
       address: endpoint.grpc,
       body: payload.grpc,
       channels: settings.connections,
+      client: settings.grpcClient,
       timeoutMs: settings.timeoutMs,
       tokens,
     };

@@ -1,5 +1,6 @@
 import type { SendRequest } from '../engine/request-outcome.js';
 import { grpcSender } from './grpc-sender.js';
+import { http2GrpcSender } from './http2-grpc-sender.js';
 import { restSender } from './rest-sender.js';
 import type { TransportSpec } from './transport-spec.js';
 
@@ -10,5 +11,6 @@ export interface Sender {
 }
 
 export function senderFor(spec: TransportSpec): Sender {
-  return spec.kind === 'grpc' ? grpcSender(spec) : restSender(spec);
+  if (spec.kind === 'rest') return restSender(spec);
+  return spec.client === 'grpc-js' ? grpcSender(spec) : http2GrpcSender(spec);
 }

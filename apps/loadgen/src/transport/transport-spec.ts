@@ -12,6 +12,8 @@ export type TransportSpec =
       body: Uint8Array;
       /** gRPC channels (HTTP/2 connections) to spread requests over. */
       channels: number;
+      /** node:http2 with frames built once (lean, the default), or grpc-js's generic client. */
+      client?: 'http2' | 'grpc-js';
       timeoutMs: number;
       tokens: TokenChoice | null;
     }
