@@ -39,12 +39,16 @@ import { TargetError } from './target/load-target.js';
 const userCwd = process.env.INIT_CWD ?? process.cwd();
 if (userCwd !== process.cwd()) process.chdir(userCwd);
 
-const output: Output = {
-  log: (text) => {
-    if (process.stderr.isTTY) process.stderr.write(`${text}\n`);
-    else process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), message: text })}\n`);
-  },
-};
+const output: Output = process.stderr.isTTY
+  ? {
+      // readable lines on a terminal; the live line is rewritten in place and cleared by the next line
+      log: (text) => process.stderr.write(`\r\x1b[2K${text}\n`),
+      status: (text) => process.stderr.write(`\r\x1b[2K${text}`),
+    }
+  : {
+      log: (text) =>
+        process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), message: text })}\n`),
+    };
 
 const d = DEFAULT_LOAD_SETTINGS;
 

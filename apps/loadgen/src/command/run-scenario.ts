@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { RunningStack, StackProgress } from '@modelgate/stack';
 import { summarize } from '../engine/latency-histogram.js';
 import type { LoadModel } from '../engine/load-engine.js';
-import type { Measurement } from '../engine/measurement.js';
+import type { Measurement, WindowProgress } from '../engine/measurement.js';
 import type { GpuSample, LoadReport, PointResult } from '../report/load-report.js';
 import { REPORT_SCHEMA_VERSION } from '../report/load-report.js';
 import { checkThresholds, type Threshold } from '../report/thresholds.js';
@@ -53,6 +53,22 @@ export interface CommonFlags {
 export interface Output {
   /** Progress and notices (stderr). */
   log(text: string): void;
+  /** A live status line, overwritten in place (a TTY only; elsewhere nothing). */
+  status?(text: string): void;
+}
+
+/** The live line while a measurement runs: elapsed time, requests, errors, p99 so far. */
+function liveProgress(output: Output): WindowProgress | undefined {
+  if (!output.status) return undefined;
+  const status = output.status;
+  return (recorder, elapsedMs) => {
+    const errors = [...recorder.errors.values()].reduce((a, b) => a + b, 0);
+    const p99 =
+      recorder.fromIntended.totalCount > 0 ? recorder.fromIntended.getValueAtPercentile(99) / 1000 : 0;
+    status(
+      `  ${(elapsedMs / 1000).toFixed(1)} s: ${recorder.completed} requests, ${errors} errors, p99 ${p99.toFixed(2)} ms, late ${recorder.lateSends}, dropped ${recorder.droppedSends}`,
+    );
+  };
 }
 
 const VERSION = '0.1.0';
@@ -217,6 +233,7 @@ export async function authOverheadCommand(flags: AuthOverheadFlags, output: Outp
       blocks: flags.blocks,
       blockMs: flags.blockDuration,
       tokens,
+      ...(flags.progress ? { onWindow: liveProgress(output) } : {}),
       onBlock: flags.progress
         ? (block, arm, measurement) =>
             output.log(progressLine(`block ${block + 1}/${flags.blocks} ${arm}`, measurement))
@@ -262,6 +279,7 @@ export async function throughputCommand(flags: ThroughputFlags, output: Output):
       maxInFlight: flags.maxInFlight,
       durationMs: flags.duration,
       maxTrials: flags.maxTrials,
+      ...(flags.progress ? { onWindow: liveProgress(output) } : {}),
       onPoint: flags.progress
         ? (label: string, m: Measurement) => output.log(progressLine(label, m))
         : undefined,

@@ -44,7 +44,15 @@ export function workerPart(model: LoadModel, share: number, shares: number): Loa
 }
 
 /** Runs a plan's share in the calling thread (what a worker thread runs). */
-export async function runShare(plan: MeasurementPlan, share: number, shares: number): Promise<WorkerResult> {
+/** Live progress of a measurement sent from this thread (worker threads report only at their end). */
+export type WindowProgress = (recorder: RunRecorder, elapsedMs: number) => void;
+
+export async function runShare(
+  plan: MeasurementPlan,
+  share: number,
+  shares: number,
+  onWindow?: WindowProgress,
+): Promise<WorkerResult> {
   const sender = senderFor(plan.transport);
   const monitor = new GeneratorMonitor().start();
   try {
@@ -57,6 +65,7 @@ export async function runShare(plan: MeasurementPlan, share: number, shares: num
       send: sender.send,
       share,
       shares,
+      ...(onWindow ? { onWindow } : {}),
     });
     return { snapshot: recorder.snapshot(), health: monitor.stop() };
   } finally {
@@ -86,12 +95,12 @@ function runInWorker(plan: MeasurementPlan, share: number, shares: number): Prom
 
 const maxOf = (values: number[]) => values.reduce((a, b) => Math.max(a, b), 0);
 
-export async function measure(plan: MeasurementPlan): Promise<Measurement> {
+export async function measure(plan: MeasurementPlan, onWindow?: WindowProgress): Promise<Measurement> {
   const startedAt = new Date();
   const monitor = new GeneratorMonitor().start();
   const results =
     plan.workers <= 1
-      ? [await runShare(plan, 0, 1)]
+      ? [await runShare(plan, 0, 1, onWindow)]
       : await Promise.all(
           Array.from({ length: plan.workers }, (_, share) => runInWorker(plan, share, plan.workers)),
         );

@@ -50,7 +50,7 @@ chart('latency-throughput', 'latency against achieved throughput', 'requests/s',
 const deltas = report.deltas.filter((d) => d.metric !== 'achievedRps');
 const labels = deltas.map((d) => d.arm + ' ' + d.metric);
 chart('overhead', 'overhead per arm against direct (ms, with 95% interval)', labels.map((l, i) => i + ': ' + l).join('   '), 'ms',
-  [deltas.map((_, i) => i), deltas.map((d) => d.delta), deltas.map((d) => Number.isFinite(d.ci95[0]) ? d.ci95[0] : null), deltas.map((d) => Number.isFinite(d.ci95[1]) ? d.ci95[1] : null)],
+  [deltas.map((_, i) => i), deltas.map((d) => d.delta), deltas.map((d) => d.ci95 ? d.ci95[0] : null), deltas.map((d) => d.ci95 ? d.ci95[1] : null)],
   ['delta', 'ci low', 'ci high'], { points: true, pointsOnly: true });
 `;
 

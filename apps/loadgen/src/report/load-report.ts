@@ -89,7 +89,8 @@ export const DELTA_SCHEMA = z
     metric: z.enum(['p50', 'p90', 'p99', 'p999', 'achievedRps']),
     /** arm minus baseline, mean over the interleaved blocks. */
     delta: z.number(),
-    ci95: z.tuple([z.number(), z.number()]),
+    /** null with fewer than 2 blocks (no interval can be given). */
+    ci95: z.tuple([z.number(), z.number()]).nullable(),
     blocks: z.number().int(),
   })
   .strict();

@@ -75,7 +75,7 @@ export function markdownReport(report: LoadReport): string {
     for (const delta of report.deltas) {
       const unit = delta.metric === 'achievedRps' ? ' req/s' : ' ms';
       lines.push(
-        `| ${delta.arm} | ${delta.metric} | ${fixed(delta.delta, 3)}${unit} | [${fixed(delta.ci95[0], 3)}, ${fixed(delta.ci95[1], 3)}] | ${delta.blocks} |`,
+        `| ${delta.arm} | ${delta.metric} | ${fixed(delta.delta, 3)}${unit} | ${delta.ci95 ? `[${fixed(delta.ci95[0], 3)}, ${fixed(delta.ci95[1], 3)}]` : 'n/a (1 block)'} | ${delta.blocks} |`,
       );
     }
   }

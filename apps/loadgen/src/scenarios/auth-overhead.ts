@@ -1,6 +1,6 @@
 import { summarize } from '../engine/latency-histogram.js';
 import type { LoadModel } from '../engine/load-engine.js';
-import { type Measurement, measure } from '../engine/measurement.js';
+import { type Measurement, measure, type WindowProgress } from '../engine/measurement.js';
 import { RunRecorder } from '../engine/run-recorder.js';
 import type { Delta, PointResult } from '../report/load-report.js';
 import type { LoadTarget } from '../target/load-target.js';
@@ -30,6 +30,8 @@ export interface AuthOverheadOptions {
   /** Tokens for the gateway arms (minted before the run, refreshed between blocks). */
   tokens: TokenSource | null;
   onBlock?: (block: number, arm: AuthOverheadArm, measurement: Measurement) => void;
+  /** Live progress while a block runs (from this thread). */
+  onWindow?: WindowProgress;
 }
 
 export interface AuthOverheadResult {
@@ -89,6 +91,7 @@ export async function runAuthOverhead(options: AuthOverheadOptions): Promise<Aut
     for (const plan of order) {
       const measurement = await measure(
         measurementPlan(options.settings, options.load, await plan.transport(), options.blockMs),
+        options.onWindow,
       );
       perArm.get(plan.arm)?.push(measurement);
       options.onBlock?.(block, plan.arm, measurement);

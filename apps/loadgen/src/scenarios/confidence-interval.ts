@@ -23,10 +23,14 @@ function t95(degreesOfFreedom: number): number {
   return T95[degreesOfFreedom] ?? 1.96 + 2.4 / degreesOfFreedom;
 }
 
-export function meanDifferenceInterval(differences: number[]): { mean: number; ci95: [number, number] } {
+/** The mean difference and its 95% interval; no interval (null) from fewer than 2 blocks. */
+export function meanDifferenceInterval(differences: number[]): {
+  mean: number;
+  ci95: [number, number] | null;
+} {
   const n = differences.length;
   const mean = differences.reduce((a, b) => a + b, 0) / Math.max(1, n);
-  if (n < 2) return { mean, ci95: [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY] };
+  if (n < 2) return { mean, ci95: null };
   const variance = differences.reduce((sum, d) => sum + (d - mean) ** 2, 0) / (n - 1);
   const half = t95(n - 1) * Math.sqrt(variance / n);
   const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,5 +1,5 @@
 import type { LoadModel } from '../engine/load-engine.js';
-import { type Measurement, measure } from '../engine/measurement.js';
+import { type Measurement, measure, type WindowProgress } from '../engine/measurement.js';
 import type { PointResult } from '../report/load-report.js';
 import type { LoadTarget } from '../target/load-target.js';
 import { predictPayload } from '../target/predict-payload.js';
@@ -25,6 +25,8 @@ export interface ThroughputOptions {
   durationMs: number;
   maxTrials: number;
   onPoint?: (label: string, measurement: Measurement) => void;
+  /** Live progress while a point runs (from this thread). */
+  onWindow?: WindowProgress;
 }
 
 export interface Slo {
@@ -51,7 +53,10 @@ async function measurePoint(
   for (let trial = 1; trial <= options.maxTrials; trial++) {
     const tokens = options.via === 'gateway' && options.tokens ? await options.tokens.choice() : null;
     const transport = transportSpec(settings, endpointOf(options), payload, tokens);
-    const measurement = await measure(measurementPlan(settings, model, transport, options.durationMs));
+    const measurement = await measure(
+      measurementPlan(settings, model, transport, options.durationMs),
+      options.onWindow,
+    );
     options.onPoint?.(label, measurement);
     result = pointResult(measurement.recorder, [measurement], {
       label,
