@@ -52,6 +52,15 @@ const output: Output = process.stderr.isTTY
 
 const d = DEFAULT_LOAD_SETTINGS;
 
+/** `--fail-if`, repeatable: each expression parsed as it comes, a bad one refused as a bad flag. */
+function collectThreshold(value: string, previous: Threshold[]): Threshold[] {
+  try {
+    return [...previous, parseThreshold(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
+
 function withCommonOptions(command: Command): Command {
   return command
     .addOption(new Option('--stack <file>', 'a stack description (pnpm dev --write-endpoints FILE)'))
@@ -131,13 +140,7 @@ function withCommonOptions(command: Command): Command {
     .option(
       '--fail-if <expression>',
       "exit 3 if it holds for any result (repeatable): 'p99>50ms', 'errors>1%', 'rps<500', 'full-policy:p99>20ms', 'generator-limited'",
-      (value: string, previous: Threshold[]) => {
-        try {
-          return [...previous, parseThreshold(value)];
-        } catch (error) {
-          throw new InvalidArgumentError((error as Error).message);
-        }
-      },
+      collectThreshold,
       [] as Threshold[],
     )
     .option('--no-progress', 'no progress lines');
@@ -324,13 +327,7 @@ program
   .option(
     '--fail-if <expression>',
     'exit 3 if it holds for any merged result (repeatable)',
-    (value: string, previous: Threshold[]) => {
-      try {
-        return [...previous, parseThreshold(value)];
-      } catch (error) {
-        throw new InvalidArgumentError((error as Error).message);
-      }
-    },
+    collectThreshold,
     [] as Threshold[],
   )
   .action(async (files: string[], raw: RawOptions) => {

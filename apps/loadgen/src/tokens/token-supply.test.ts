@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { carriesBadToken } from './bad-token-share.js';
-import { alterSignature, TokenSource, tokenFor } from './token-supply.js';
+import { alterSignature, credentialsPerRequest, TokenSource } from './token-supply.js';
 
 describe('token choice', () => {
   it('gives exactly the asked share of bad tokens, spread evenly', () => {
@@ -12,13 +12,19 @@ describe('token choice', () => {
     ]);
   });
 
-  it('hands out good tokens round robin and never a bad one at share 0', () => {
-    const choice = { good: ['a', 'b'], bad: ['x', 'y'], badShare: 0 };
-    expect([0, 1, 2].map((i) => tokenFor(choice, i))).toEqual([
-      { token: 'a', bad: false },
-      { token: 'b', bad: false },
-      { token: 'a', bad: false },
+  it('hands out credentials built once per token, round robin, bad ones at the asked share', () => {
+    const pick = credentialsPerRequest(
+      { good: ['a', 'b'], bad: ['x'], badShare: 0.5 },
+      (token) => `Bearer ${token}`,
+    );
+    expect([0, 1, 2, 3].map(pick)).toEqual([
+      { value: 'Bearer a', bad: false },
+      { value: 'Bearer x', bad: true },
+      { value: 'Bearer a', bad: false },
+      { value: 'Bearer x', bad: true },
     ]);
+    const none = credentialsPerRequest(null, (token) => token);
+    expect(none(7)).toEqual({ value: null, bad: false });
   });
 
   it('alters only the signature of a bad token', () => {

@@ -12,12 +12,26 @@ export interface TokenChoice {
   badShare: number;
 }
 
-/** The token for request `index`, and whether it is one of the bad ones. */
-export function tokenFor(choice: TokenChoice, index: number): { token: string; bad: boolean } {
-  if (choice.bad.length > 0 && carriesBadToken(index, choice.badShare)) {
-    return { token: choice.bad[index % choice.bad.length] as string, bad: true };
+/**
+ * What each request sends for its token, built once per token before the run (`make(null)` where the run
+ * has no tokens): request `index` gets its prebuilt value round robin, a bad token's where the bad share
+ * says, and whether it is a bad one (its refusal is then expected).
+ */
+export function credentialsPerRequest<T>(
+  choice: TokenChoice | null,
+  make: (token: string | null) => T,
+): (index: number) => { value: T; bad: boolean } {
+  if (!choice) {
+    const none = { value: make(null), bad: false };
+    return () => none;
   }
-  return { token: choice.good[index % choice.good.length] as string, bad: false };
+  const good = choice.good.map(make);
+  const bad = choice.bad.map(make);
+  return (index) => {
+    const isBad = bad.length > 0 && carriesBadToken(index, choice.badShare);
+    const set = isBad ? bad : good;
+    return { value: set[index % set.length] as T, bad: isBad };
+  };
 }
 
 /** A token whose signature no longer matches: the gateway must refuse it with 401 / UNAUTHENTICATED. */

@@ -1,7 +1,7 @@
 import { Client, credentials, Metadata, status } from '@grpc/grpc-js';
 import { DEFAULT_CHANNEL_OPTIONS, grpcStatusName } from '@modelgate/proto';
 import { failure, OK, type SendRequest } from '../engine/request-outcome.js';
-import { tokenFor } from '../tokens/token-supply.js';
+import { credentialsPerRequest } from '../tokens/token-supply.js';
 import type { Sender } from './sender.js';
 import type { TransportSpec } from './transport-spec.js';
 
@@ -24,22 +24,13 @@ export function grpcSender(spec: Extract<TransportSpec, { kind: 'grpc' }>): Send
       } as Record<string, string | number>),
   );
   const body = Buffer.from(spec.body.buffer, spec.body.byteOffset, spec.body.byteLength);
-  const metadataOf = (token: string) => {
+  const metadataFor = credentialsPerRequest(spec.tokens, (token) => {
     const metadata = new Metadata();
-    metadata.set('authorization', `Bearer ${token}`);
+    if (token) metadata.set('authorization', `Bearer ${token}`);
     return metadata;
-  };
-  const good = spec.tokens?.good.map(metadataOf) ?? [new Metadata()];
-  const bad = spec.tokens?.bad.map(metadataOf) ?? [];
-  const tokens = spec.tokens;
+  });
   const send: SendRequest = (index) => {
-    let metadata = good[0] as Metadata;
-    let badToken = false;
-    if (tokens) {
-      badToken = tokenFor(tokens, index).bad;
-      const set = badToken ? bad : good;
-      metadata = set[index % set.length] as Metadata;
-    }
+    const { value: metadata, bad: badToken } = metadataFor(index);
     const client = clients[index % clients.length] as Client;
     return new Promise((resolve) => {
       client.makeUnaryRequest(

@@ -2,7 +2,7 @@ import { type ClientHttp2Session, connect, constants, type OutgoingHttpHeaders }
 import { status } from '@grpc/grpc-js';
 import { grpcStatusName } from '@modelgate/proto';
 import { failure, OK, type RequestOutcome, type SendRequest } from '../engine/request-outcome.js';
-import { tokenFor } from '../tokens/token-supply.js';
+import { credentialsPerRequest } from '../tokens/token-supply.js';
 import type { Sender } from './sender.js';
 import type { TransportSpec } from './transport-spec.js';
 
@@ -45,18 +45,10 @@ export function http2GrpcSender(spec: Extract<TransportSpec, { kind: 'grpc' }>):
     te: 'trailers',
     ...(token ? { authorization: `Bearer ${token}` } : {}),
   });
-  const good = spec.tokens?.good.map(headersOf) ?? [headersOf(null)];
-  const bad = spec.tokens?.bad.map(headersOf) ?? [];
-  const tokens = spec.tokens;
+  const credentials = credentialsPerRequest(spec.tokens, headersOf);
 
   const send: SendRequest = (index) => {
-    let headers = good[0] as OutgoingHttpHeaders;
-    let badToken = false;
-    if (tokens) {
-      badToken = tokenFor(tokens, index).bad;
-      const set = badToken ? bad : good;
-      headers = set[index % set.length] as OutgoingHttpHeaders;
-    }
+    const { value: headers, bad: badToken } = credentials(index);
     return new Promise<RequestOutcome>((resolve) => {
       let grpcStatus: number | undefined;
       let httpStatus = 0;

@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { failure, OK, type SendRequest } from '../engine/request-outcome.js';
-import { tokenFor } from '../tokens/token-supply.js';
+import { credentialsPerRequest } from '../tokens/token-supply.js';
 import type { Sender } from './sender.js';
 import type { TransportSpec } from './transport-spec.js';
 
@@ -12,21 +12,11 @@ export function restSender(spec: Extract<TransportSpec, { kind: 'rest' }>): Send
   const pool = new Pool(url.origin, { connections: spec.connections, pipelining: 1 });
   const path = `${url.pathname}${url.search}`;
   const base = { 'content-type': 'application/json' };
-  const headersOf = (token: string) => ({ ...base, authorization: `Bearer ${token}` });
-  const good = spec.tokens?.good.map(headersOf) ?? [base];
-  const bad = spec.tokens?.bad.map(headersOf) ?? [];
-  const tokens = spec.tokens;
+  const credentials = credentialsPerRequest(spec.tokens, (token) =>
+    token ? { ...base, authorization: `Bearer ${token}` } : base,
+  );
   const send: SendRequest = async (index) => {
-    let headers = good[0] as Record<string, string>;
-    let badToken = false;
-    if (tokens) {
-      const chosen = tokenFor(tokens, index);
-      badToken = chosen.bad;
-      headers = (badToken ? bad : good)[index % (badToken ? bad.length : good.length)] as Record<
-        string,
-        string
-      >;
-    }
+    const { value: headers, bad: badToken } = credentials(index);
     try {
       const response = await pool.request({
         path,
