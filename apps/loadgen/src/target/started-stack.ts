@@ -1,0 +1,32 @@
+import { DEFAULT_POLICY, DEFAULT_SECRETS } from '@modelgate/policy';
+import {
+  type RunningStack,
+  type StackProgress,
+  startContainerStack,
+  startEmulatorStack,
+} from '@modelgate/stack';
+
+// A stack started on the spot for one run (`--provider`), from the default policy, and stopped after it.
+// Same calls as apps/gateway-e2e's startStack for these two providers; a policy of your own: start it with
+// `pnpm dev --write-endpoints FILE` and pass `--stack FILE`.
+
+export async function startStackFor(
+  provider: 'emulators' | 'containers',
+  onProgress: (event: StackProgress) => void,
+  env: NodeJS.ProcessEnv,
+): Promise<RunningStack> {
+  if (provider === 'emulators') {
+    return startEmulatorStack({ policy: DEFAULT_POLICY, secrets: DEFAULT_SECRETS, onProgress, env });
+  }
+  return startContainerStack({
+    policy: DEFAULT_POLICY,
+    secrets: DEFAULT_SECRETS,
+    images: {
+      ...(env.MODELGATE_KONG_IMAGE ? { kong: env.MODELGATE_KONG_IMAGE } : {}),
+      ...(env.MODELGATE_KEYCLOAK_IMAGE ? { keycloak: env.MODELGATE_KEYCLOAK_IMAGE } : {}),
+      ...(env.MODELGATE_TF_SERVING_IMAGE ? { tfServing: env.MODELGATE_TF_SERVING_IMAGE } : {}),
+    },
+    gpu: { enabled: false, name: null },
+    onProgress,
+  });
+}
