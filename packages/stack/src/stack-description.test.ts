@@ -26,6 +26,7 @@ const sample: StackDescription = {
     admin: 'http://127.0.0.1:8001',
     status: null,
     maxBodyBytes: 67108864,
+    variants: null,
     upstream: { host: '127.0.0.1', restPort: 8501, grpcPort: 8500 },
   },
   issuer: {

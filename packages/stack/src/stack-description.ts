@@ -41,6 +41,18 @@ export const STACK_DESCRIPTION_SCHEMA = z
         status: httpUrl.nullable(),
         /** Bodies larger than this are refused with 413 (request-size-limiting). */
         maxBodyBytes: z.number().int().positive(),
+        /**
+         * The same gateway with fewer plugins, to the same model server, where the stack runs them (for measuring
+         * what the plugins cost): `noAuth` with none, `jwt` with the jwt plugin alone.
+         */
+        variants: z
+          .object({
+            noAuth: z.object({ http: httpUrl, grpc: hostPort }).strict(),
+            jwt: z.object({ http: httpUrl, grpc: hostPort }).strict(),
+          })
+          .strict()
+          .nullable()
+          .default(null),
         /** Where the gateway reaches the model server (its config's upstream), where known: for key rotation. */
         upstream: z
           .object({ host: z.string().min(1), restPort: z.number().int(), grpcPort: z.number().int() })

@@ -63,9 +63,30 @@ export function armPlans(options: AuthOverheadOptions): {
   const unavailable: { arm: string; reason: string }[] = [];
   const noGateway = 'the target has no gateway (--target points at a bare TF Serving)';
   const oneRouteSet =
-    'the stack description names one gateway, configured with the full policy; no route without auth or with JWT alone is offered';
-  unavailable.push({ arm: 'gateway-no-auth', reason: target.gateway ? oneRouteSet : noGateway });
-  unavailable.push({ arm: 'jwt', reason: target.gateway ? oneRouteSet : noGateway });
+    'the stack description names no gateway variants (gateway.variants): only the full policy is offered';
+  const variants = target.gatewayVariants;
+  if (!target.gateway) unavailable.push({ arm: 'gateway-no-auth', reason: noGateway });
+  else if (!variants) unavailable.push({ arm: 'gateway-no-auth', reason: oneRouteSet });
+  else {
+    const noAuth = transportSpec(
+      settings,
+      { grpc: variants.noAuth.grpc, rest: variants.noAuth.http },
+      payload,
+      null,
+    );
+    plans.push({ arm: 'gateway-no-auth', transport: async () => noAuth });
+  }
+  if (!target.gateway) unavailable.push({ arm: 'jwt', reason: noGateway });
+  else if (!variants) unavailable.push({ arm: 'jwt', reason: oneRouteSet });
+  else if (!options.tokens) unavailable.push({ arm: 'jwt', reason: 'no client with access to the model' });
+  else {
+    const tokens = options.tokens;
+    const jwt = { grpc: variants.jwt.grpc, rest: variants.jwt.http };
+    plans.push({
+      arm: 'jwt',
+      transport: async () => transportSpec(settings, jwt, payload, await tokens.choice()),
+    });
+  }
   if (!target.gateway) unavailable.push({ arm: 'full-policy', reason: noGateway });
   else if (!options.tokens)
     unavailable.push({ arm: 'full-policy', reason: 'no client with access to the model' });

@@ -12,6 +12,8 @@ export interface LoadTarget {
   source: string;
   modelServer: { grpc: string | null; rest: string | null; metrics: string | null };
   gateway: { grpc: string; http: string; metrics: string | null } | null;
+  /** The same gateway with no plugins and with jwt alone, where the stack runs them. */
+  gatewayVariants: { noAuth: { grpc: string; http: string }; jwt: { grpc: string; http: string } } | null;
   description: StackDescription | null;
   signature(model: string): ServingSignature;
 }
@@ -35,6 +37,7 @@ export function stackTarget(description: StackDescription, source: string): Load
       http: description.gateway.http,
       metrics: description.gateway.status ? new URL('/metrics', description.gateway.status).href : null,
     },
+    gatewayVariants: description.gateway.variants,
     description,
     signature(model) {
       const found = description.models.find((candidate) => candidate.name === model);
@@ -68,6 +71,7 @@ export function bareTarget(address: string): LoadTarget {
       metrics: null,
     },
     gateway: null,
+    gatewayVariants: null,
     description: null,
     signature(model) {
       try {

@@ -16,7 +16,14 @@ export async function startStackFor(
   env: NodeJS.ProcessEnv,
 ): Promise<RunningStack> {
   if (provider === 'emulators') {
-    return startEmulatorStack({ policy: DEFAULT_POLICY, secrets: DEFAULT_SECRETS, onProgress, env });
+    // with the gateway's no-plugin and jwt-only variants: the auth-overhead A/B's middle arms
+    return startEmulatorStack({
+      policy: DEFAULT_POLICY,
+      secrets: DEFAULT_SECRETS,
+      onProgress,
+      env,
+      gatewayVariants: true,
+    });
   }
   return startContainerStack({
     policy: DEFAULT_POLICY,

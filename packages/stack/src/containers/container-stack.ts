@@ -169,6 +169,7 @@ export async function startContainerStack(options: ContainerStackOptions = {}): 
         admin: kong.getAdminUrl(),
         status: kong.getStatusUrl(),
         maxBodyBytes: GATEWAY_MAX_BODY_BYTES,
+        variants: null,
         upstream: DEFAULT_UPSTREAM,
       },
       issuer: {

@@ -173,6 +173,42 @@ describe('the emulators provider', () => {
   });
 });
 
+describe('the gateway variants (no plugins, jwt alone)', () => {
+  it('serve the same models beside the full policy: no token needed, then a token and no per-model check', async () => {
+    const variants = await startEmulatorStack({ gatewayVariants: true });
+    try {
+      const { gateway, issuer, clients } = variants.description;
+      expect(variants.processes.map((child) => child.service).sort()).toEqual([
+        'keycloak',
+        'kong',
+        'kong-jwt',
+        'kong-no-auth',
+        'tf-serving',
+      ]);
+      const body = '{"instances":[1.0]}';
+      const post = (base: string, token?: string) =>
+        fetch(`${base}/v1/models/half_plus_two:predict`, {
+          method: 'POST',
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+          body,
+        });
+      expect((await post(gateway.variants?.noAuth.http as string)).status).toBe(200);
+      expect((await post(gateway.variants?.jwt.http as string)).status).toBe(401);
+      const client = clients.find((candidate) => candidate.id === 'classifier-app');
+      const pool = new TokenPool({
+        tokenEndpoint: issuer.tokenUrl,
+        clients: [{ clientId: 'classifier-app', clientSecret: client?.secret as string }],
+      });
+      const token = await pool.token('classifier-app');
+      // classifier-app may not call half_plus_two: the full policy refuses, jwt alone lets it through
+      expect((await post(gateway.http, token)).status).toBe(403);
+      expect((await post(gateway.variants?.jwt.http as string, token)).status).toBe(200);
+    } finally {
+      await variants.stop();
+    }
+  }, 120_000);
+});
+
 describe('a failed start', () => {
   it('names the service that failed with the tail of its log, and leaves nothing running', async () => {
     const error = await startEmulatorStack({

@@ -34,7 +34,7 @@ import { StackStartError } from '../stack-start-error.js';
 /** The bootstrap admin the stack's Keycloak is started with (local, test-only). */
 export const STACK_KEYCLOAK_ADMIN = { username: 'modelgate-admin', password: 'modelgate-admin' } as const;
 
-export type ServiceName = 'keycloak' | 'tf-serving' | 'kong';
+export type ServiceName = 'keycloak' | 'tf-serving' | 'kong' | 'kong-no-auth' | 'kong-jwt';
 
 export interface EmulatorStackOptions {
   policy?: Policy;
@@ -56,6 +56,11 @@ export interface EmulatorStackOptions {
    * distribution (`bash scripts/setup-keycloak.sh`; Java 17+), started by @modelgate/policy's harness.
    */
   keycloak?: 'emulator' | 'distribution';
+  /**
+   * Also run the gateway with no plugins and with jwt alone, beside the full policy, to the same model server
+   * (`gateway.variants`): the load generator's auth-overhead arms. Two more Kong emulator processes.
+   */
+  gatewayVariants?: boolean;
 }
 
 /** The emulators' CLIs, from @modelgate/emulators' package.json `bin`. */
@@ -72,6 +77,12 @@ function emulatorBins(): Record<'tfServing' | 'keycloak' | 'kong', string> {
 }
 
 interface Ports {
+  noAuthProxy: number;
+  noAuthGrpc: number;
+  noAuthStatus: number;
+  jwtProxy: number;
+  jwtGrpc: number;
+  jwtStatus: number;
   proxy: number;
   grpc: number;
   admin: number;
@@ -92,6 +103,12 @@ async function allocatePorts(): Promise<Ports> {
     'keycloakManagement',
     'tfGrpc',
     'tfRest',
+    'noAuthProxy',
+    'noAuthGrpc',
+    'noAuthStatus',
+    'jwtProxy',
+    'jwtGrpc',
+    'jwtStatus',
   ] as const;
   const ports = {} as Ports;
   const taken = new Set<number>();
@@ -122,6 +139,34 @@ function modelsAvailable(policy: Policy, restUrl: string): () => Promise<true | 
     }
     return true;
   };
+}
+
+/**
+ * The gateway's config with fewer plugins, for measuring their cost: `no-auth` keeps the services and routes
+ * and drops every plugin and consumer; `jwt` keeps the consumers' credentials and the jwt plugin alone.
+ */
+export function gatewayVariant(
+  config: Record<string, unknown>,
+  variant: 'no-auth' | 'jwt',
+): Record<string, unknown> {
+  type Entity = Record<string, unknown> & { plugins?: unknown[]; routes?: Entity[] };
+  const withoutPlugins = (entity: Entity): Entity => {
+    const { plugins: _plugins, ...rest } = entity;
+    return rest.routes ? { ...rest, routes: rest.routes.map(withoutPlugins) } : rest;
+  };
+  const services = ((config.services as Entity[]) ?? []).map(withoutPlugins);
+  const base = {
+    _format_version: config._format_version,
+    _comment: `${variant} variant: ${config._comment ?? ''}`,
+    services,
+  };
+  if (variant === 'no-auth') return base;
+  const consumers = ((config.consumers as Entity[]) ?? []).map((consumer) => {
+    const { plugins: _plugins, acls: _acls, ...rest } = consumer;
+    return rest;
+  });
+  const jwt = ((config.plugins as { name: string }[]) ?? []).filter((plugin) => plugin.name === 'jwt');
+  return { ...base, consumers, plugins: jwt };
 }
 
 /** A start that failed because another process took one of the free ports first. */
@@ -270,9 +315,41 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
     KONG_STATUS_LISTEN: `${host}:${ports.status}`,
     KONG_PLUGINS: 'bundled,modelgate-model-access',
   });
+  const variants = options.gatewayVariants
+    ? await Promise.all(
+        (['no-auth', 'jwt'] as const).map(async (variant) => {
+          const file = join(files.dir, `kong-${variant}.json`);
+          const config = gatewayVariant(JSON.parse(await readFile(files.kongConfigFile, 'utf8')), variant);
+          await writeFile(file, JSON.stringify(config, null, 2));
+          const [proxyPort, grpcPort, statusPort] =
+            variant === 'no-auth'
+              ? [ports.noAuthProxy, ports.noAuthGrpc, ports.noAuthStatus]
+              : [ports.jwtProxy, ports.jwtGrpc, ports.jwtStatus];
+          const name: ServiceName = variant === 'no-auth' ? 'kong-no-auth' : 'kong-jwt';
+          const child = spawnService(name, bins.kong, ['docker-start'], {
+            ...env,
+            KONG_DATABASE: 'off',
+            KONG_DECLARATIVE_CONFIG: file,
+            KONG_PROXY_LISTEN: `${host}:${proxyPort}, ${host}:${grpcPort} http2`,
+            KONG_ADMIN_LISTEN: 'off',
+            KONG_STATUS_LISTEN: `${host}:${statusPort}`,
+            KONG_PLUGINS: 'bundled',
+          });
+          return {
+            name,
+            child,
+            http: `http://${host}:${proxyPort}`,
+            grpc: `${host}:${grpcPort}`,
+            statusPort,
+          };
+        }),
+      )
+    : [];
   const tfRest = `http://${host}:${ports.tfRest}`;
   const keycloakUrl = `http://${host}:${ports.keycloak}`;
   const readiness: Record<ServiceName, () => Promise<true | string>> = {
+    'kong-no-auth': httpCheck(`http://${host}:${ports.noAuthStatus}/status/ready`),
+    'kong-jwt': httpCheck(`http://${host}:${ports.jwtStatus}/status/ready`),
     keycloak: httpCheck(`http://${host}:${ports.keycloakManagement}/health/ready`),
     'tf-serving': modelsAvailable(policy, tfRest),
     kong: httpCheck(`http://${host}:${ports.status}/status/ready`),
@@ -283,6 +360,7 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
       keycloak ? service('keycloak', keycloak, readiness.keycloak) : startDistribution(),
       service('tf-serving', tfServing, readiness['tf-serving']),
       service('kong', kong, readiness.kong),
+      ...variants.map((variant) => service(variant.name, variant.child, readiness[variant.name])),
     ]);
   } catch (error) {
     await stopAll();
@@ -300,6 +378,13 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
       admin: `http://${host}:${ports.admin}`,
       status: `http://${host}:${ports.status}`,
       maxBodyBytes: GATEWAY_MAX_BODY_BYTES,
+      variants:
+        variants.length === 2
+          ? {
+              noAuth: { http: variants[0]?.http as string, grpc: variants[0]?.grpc as string },
+              jwt: { http: variants[1]?.http as string, grpc: variants[1]?.grpc as string },
+            }
+          : null,
       upstream: { host, restPort: ports.tfRest, grpcPort: ports.tfGrpc },
     },
     issuer: {
