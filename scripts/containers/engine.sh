@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The Docker engine for the containers provider, on a machine that may have none:
-#   bash scripts/containers/engine.sh start   # an engine that answers is used as it is; else docker.io is
-#                                             # installed from Debian when dockerd is missing, and dockerd is
-#                                             # started, its PID recorded
+#   bash scripts/containers/engine.sh start   # an engine that answers is used as it is (prints `existing`); else
+#                                             # docker.io is installed from Debian when dockerd is missing, and
+#                                             # dockerd is started, its PID recorded (prints `started`)
 #   bash scripts/containers/engine.sh stop    # stops the dockerd that `start` started (by its PID), nothing else
 #   bash scripts/containers/engine.sh leftovers  # lists containers, networks and volumes beyond Docker's own;
 #                                             # exits 1 when there are any (CI's teardown check)
@@ -28,6 +28,7 @@ our_daemon_pid() {
 start() {
   if engine_answers; then
     echo "engine: Docker $(docker version --format '{{.Server.Version}}') already answers; using it" >&2
+    echo existing
     return 0
   fi
   if ! command -v dockerd >/dev/null 2>&1; then
@@ -58,6 +59,7 @@ start() {
     waited=$((waited + 1))
   done
   echo "engine: started dockerd $pid (Docker $(docker version --format '{{.Server.Version}}')), log $LOG_FILE" >&2
+  echo started
 }
 
 stop() {
