@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
+  modelAccessKongEnvironment,
   type Policy,
   type SecretsFile,
   servedVersions,
@@ -233,7 +234,7 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
     KONG_PROXY_LISTEN: `${host}:${ports.proxy}, ${host}:${ports.grpc} http2`,
     KONG_ADMIN_LISTEN: `${host}:${ports.admin}`,
     KONG_STATUS_LISTEN: `${host}:${ports.status}`,
-    KONG_PLUGINS: 'bundled,modelgate-model-access',
+    ...modelAccessKongEnvironment(files.pluginDir),
   });
   const tfRest = `http://${host}:${ports.tfRest}`;
   const keycloakUrl = `http://${host}:${ports.keycloak}`;
