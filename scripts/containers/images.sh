@@ -93,6 +93,8 @@ build_image() {
     log "building $image failed (log above)"
     exit 1
   fi
+  # The image this one replaced is left untagged: remove it (only our labelled, untagged images).
+  docker image prune --force --filter "label=org.modelgate.inputs" >/dev/null
   log "  built $image in ${SECONDS}s"
 }
 
