@@ -10,7 +10,7 @@ import {
   loadSecrets,
   signingKey,
 } from '@modelgate/policy';
-import type { ProviderName, RunningStack, StackDescription } from '@modelgate/stack';
+import type { ProviderName, RunningStack, StackDescription, StackProgress } from '@modelgate/stack';
 import type { TestProject } from 'vitest/node';
 import { startStack } from '../src/dev/start-stack.js';
 import { writeAccessReport } from './support/access-report.js';
@@ -78,12 +78,25 @@ async function controlServer(stack: RunningStack): Promise<Server | null> {
   return server;
 }
 
+/** `stack ready in 17.9 s; keycloak 15.9 s, tf-serving 1.7 s, kong 1.6 s`: each service from its own start. */
+function readyTimes(progress: readonly StackProgress[]): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const services = [...new Set(progress.map((event) => event.service))].map((service) => {
+    const at = (state: StackProgress['state']) =>
+      progress.find((event) => event.service === service && event.state === state)?.elapsedMs ?? 0;
+    return `${service} ${seconds(at('ready') - at('starting'))}`;
+  });
+  const ready = Math.max(0, ...progress.map((event) => event.elapsedMs));
+  return `stack ready in ${seconds(ready)}; ${services.join(', ')}`;
+}
+
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const env = process.env;
   const requested = provider(env);
   const reportDir = fileURLToPath(new URL('../reports/', import.meta.url));
   await rm(reportDir, { recursive: true, force: true });
   await mkdir(`${reportDir}results`, { recursive: true });
+  const progress: StackProgress[] = [];
   const started = await startStack({
     ...(requested ? { provider: requested } : {}),
     ...(env.MODELGATE_STACK_FILE ? { stackFile: env.MODELGATE_STACK_FILE } : {}),
@@ -92,12 +105,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     gpu: 'off',
     // MODELGATE_KEYCLOAK=distribution: the real Keycloak in the emulators stack (Keycloak-facing cases on it)
     ...(env.MODELGATE_KEYCLOAK === 'distribution' ? { keycloak: 'distribution' as const } : {}),
+    onProgress: (event) => progress.push(event),
     onNotice: (text) => process.stderr.write(`contract suite: ${text}\n`),
   });
   const { description } = started.stack;
   process.stderr.write(
     `contract suite: ${description.provider} stack (${started.choice.reason}), gateway ${description.gateway.http}\n`,
   );
+  process.stderr.write(`contract suite: ${readyTimes(progress)}\n`);
   project.provide('stack', description);
   project.provide('signingKeyPem', await signingKeyPem(env));
   project.provide('reportDir', reportDir);

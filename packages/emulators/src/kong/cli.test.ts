@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig } from '@modelgate/policy';
+import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig, MODEL_ACCESS_LUA_DIR } from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type KongCliIo, main } from './cli.js';
 import { KongEmulator } from './kong-emulator.js';
@@ -114,6 +114,22 @@ describe('the kong emulator CLI', () => {
     expect(err).toHaveLength(1);
     expect(err[0]).toMatch(new RegExp(`^Error: error parsing declarative config file ${file}:\\n`));
     expect(err[0]).toContain('required field missing');
+  });
+
+  it('starts with the plugin on KONG_LUA_PACKAGE_PATH, and refuses with exit 1 as Kong does when it is not there', async () => {
+    const file = join(dir, 'kong-lua-path.json');
+    await writeFile(file, JSON.stringify(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS)));
+    const found = recordingIo(true);
+    const withPlugin = env(file, { KONG_LUA_PACKAGE_PATH: `${MODEL_ACCESS_LUA_DIR}/?.lua;;` });
+    expect(await main(['kong', 'docker-start'], withPlugin, found.io)).toBe(0);
+    const missing = recordingIo(true);
+    const elsewhere = env(file, { KONG_LUA_PACKAGE_PATH: `${dir}/plugins/?.lua;;` });
+    expect(await main(['kong', 'docker-start'], elsewhere, missing.io)).toBe(1);
+    expect(missing.err).toEqual([
+      'Error: modelgate-model-access plugin is enabled but not installed;\n' +
+        "module 'kong.plugins.modelgate-model-access.handler' not found:\n" +
+        `\tno file '${dir}/plugins/kong/plugins/modelgate-model-access/handler.lua'`,
+    ]);
   });
 
   it('refuses a database other than off with exit 2, naming the variable', async () => {

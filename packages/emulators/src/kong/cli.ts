@@ -10,6 +10,7 @@ import {
 } from './kong-config-loader.js';
 import { KongEmulator } from './kong-emulator.js';
 import { KongEnvError, parseKongEnvironment } from './kong-env.js';
+import { checkPluginModules, KongPluginNotInstalledError } from './kong-plugin-modules.js';
 
 // `kong docker-start` as the image runs it, configured only by the image's environment (products.md 1a).
 // Exit codes: 0 stopped by a signal, 1 Kong could not start (the config was refused), 2 bad usage or env.
@@ -30,6 +31,7 @@ A DB-less Kong ${PRODUCT_VERSIONS.kong} stand-in, configured by the Kong image's
   KONG_ADMIN_LISTEN        default "127.0.0.1:8001"
   KONG_STATUS_LISTEN       default "127.0.0.1:8007"
   KONG_PLUGINS             default "bundled"; add modelgate-model-access for the per-model plugin
+  KONG_LUA_PACKAGE_PATH    where given, each custom plugin's handler.lua and schema.lua must be on it
 
 Options:
   -h, --help     show this help (default: false)
@@ -65,6 +67,8 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
   try {
     const kongEnv = parseKongEnvironment(env);
     enabledPluginSchemas(kongEnv.plugins); // an unknown plugin is a usage error, before the file is read
+    // as Kong, a custom plugin must be on the Lua path where one is given (the image's plugin folder)
+    if (env.KONG_LUA_PACKAGE_PATH) checkPluginModules(kongEnv.plugins, env.KONG_LUA_PACKAGE_PATH);
     const config = await readKongConfigFile(kongEnv.declarativeConfig);
     emulator = await KongEmulator.start({
       config,
@@ -80,6 +84,10 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, io: 
     }
     if (error instanceof KongConfigError) {
       io.stderr(`Error: ${error.startupMessage(env.KONG_DECLARATIVE_CONFIG ?? '')}`);
+      return 1;
+    }
+    if (error instanceof KongPluginNotInstalledError) {
+      io.stderr(`Error: ${error.message}`);
       return 1;
     }
     if (error instanceof KongConfigFileError) {

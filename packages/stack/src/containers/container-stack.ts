@@ -109,6 +109,14 @@ export function writeContainerStackFiles(
   });
 }
 
+/** Rejects with the first failure once every promise has settled, so that nothing is still starting. */
+async function allSettledOrFirstFailure(promises: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(promises)).find(
+    (result): result is PromiseRejectedResult => result.status === 'rejected',
+  );
+  if (failed) throw failed.reason;
+}
+
 export async function startContainerStack(options: ContainerStackOptions = {}): Promise<RunningStack> {
   const policy = options.policy ?? DEFAULT_POLICY;
   const secrets = options.secrets ?? (options.policy ? undefined : DEFAULT_SECRETS);
@@ -147,17 +155,26 @@ export async function startContainerStack(options: ContainerStackOptions = {}): 
   try {
     network = await new Network().start();
     const onNetwork = network;
-    const [keycloak, tfServing] = await Promise.all([
-      start<StartedKeycloakContainer>('keycloak', () =>
-        defined.keycloak.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.keycloak).start(),
-      ),
-      start<StartedTfServingContainer>('tf-serving', () =>
-        defined.tfServing.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.tfServing).start(),
-      ),
-    ]);
-    const kong = await start<StartedKongContainer>('kong', () =>
-      defined.kong.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.kong).start(),
+    const keycloakStarting = start<StartedKeycloakContainer>('keycloak', () =>
+      defined.keycloak.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.keycloak).start(),
     );
+    const tfServingStarting = start<StartedTfServingContainer>('tf-serving', () =>
+      defined.tfServing.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.tfServing).start(),
+    );
+    // Kong needs its upstream, not the issuer (it checks tokens against the keys in its config): it starts
+    // while Keycloak is still starting, so the stack is ready about when its slowest container is.
+    const kongStarting = tfServingStarting.then(() =>
+      start<StartedKongContainer>('kong', () =>
+        defined.kong.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.kong).start(),
+      ),
+    );
+    // Settled, not raced: a container still starting when another fails would be left behind by stopAll.
+    await allSettledOrFirstFailure([keycloakStarting, tfServingStarting, kongStarting]);
+    const [keycloak, tfServing, kong] = await Promise.all([
+      keycloakStarting,
+      tfServingStarting,
+      kongStarting,
+    ]);
     const realm = keycloakIssuer(policy).issuer.realm;
     const description: StackDescription = {
       stackVersion: STACK_VERSION,

@@ -6,6 +6,7 @@ import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
   keycloakIssuer,
+  modelAccessKongEnvironment,
   type Policy,
   type SecretsFile,
   servedVersions,
@@ -313,7 +314,7 @@ async function startEmulatorStackOnce(options: EmulatorStackOptions): Promise<Ru
     KONG_PROXY_LISTEN: `${host}:${ports.proxy}, ${host}:${ports.grpc} http2`,
     KONG_ADMIN_LISTEN: `${host}:${ports.admin}`,
     KONG_STATUS_LISTEN: `${host}:${ports.status}`,
-    KONG_PLUGINS: 'bundled,modelgate-model-access',
+    ...modelAccessKongEnvironment(files.pluginDir),
   });
   const variants = options.gatewayVariants
     ? await Promise.all(
