@@ -9,7 +9,8 @@ import {
   type Policy,
   type SecretsFile,
 } from '@modelgate/policy';
-import { Network, type StartedNetwork } from 'testcontainers';
+import { getContainerRuntimeClient, Network, type StartedNetwork } from 'testcontainers';
+import { freePort } from '../process/free-port.js';
 import type { RunningStack, StackProgress } from '../running-stack.js';
 import { STACK_VERSION, type StackDescription } from '../stack-description.js';
 import {
@@ -158,8 +159,12 @@ export async function startContainerStack(options: ContainerStackOptions = {}): 
     const keycloakStarting = start<StartedKeycloakContainer>('keycloak', () =>
       defined.keycloak.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.keycloak).start(),
     );
-    const tfServingStarting = start<StartedTfServingContainer>('tf-serving', () =>
-      defined.tfServing.withNetwork(onNetwork).withNetworkAliases(NETWORK_ALIASES.tfServing).start(),
+    const tfServingStarting = start<StartedTfServingContainer>('tf-serving', async () =>
+      defined.tfServing
+        .withHostPorts(await freePort(), await freePort())
+        .withNetwork(onNetwork)
+        .withNetworkAliases(NETWORK_ALIASES.tfServing)
+        .start(),
     );
     // Kong needs its upstream, not the issuer (it checks tokens against the keys in its config): it starts
     // while Keycloak is still starting, so the stack is ready about when its slowest container is.
@@ -206,9 +211,47 @@ export async function startContainerStack(options: ContainerStackOptions = {}): 
       gpu: options.gpu ?? { enabled: false, name: null },
     };
     let stopping: Promise<void> | undefined;
+    const modelsReady = async () => {
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const missing = await Promise.all(
+          policy.models.map(async (model) => {
+            const response = await fetch(`${tfServing.getRestUrl()}/v1/models/${model.name}`).catch(
+              () => null,
+            );
+            return response?.status === 200 && (await response.text()).includes('"AVAILABLE"')
+              ? null
+              : model.name;
+          }),
+        );
+        if (missing.every((name) => name === null)) return;
+        if (Date.now() > deadline)
+          throw new Error(`tf-serving: ${missing.filter(Boolean).join(', ')} not AVAILABLE after a restart`);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    const tfServingOnly = (service: string) => {
+      if (service !== 'tf-serving') {
+        throw new Error(`the containers provider stops and starts tf-serving only (asked for ${service})`);
+      }
+    };
     return {
       description,
       processes: [],
+      // The model server stopped and started again in place (same container, network alias and host ports).
+      control: {
+        async stopService(service) {
+          tfServingOnly(service);
+          const client = await getContainerRuntimeClient();
+          await client.container.stop(client.container.getById(tfServing.getId()), { timeout: 10 });
+        },
+        async startService(service) {
+          tfServingOnly(service);
+          const client = await getContainerRuntimeClient();
+          await client.container.start(client.container.getById(tfServing.getId()));
+          await modelsReady();
+        },
+      },
       stop: () => {
         stopping ??= stopAll();
         return stopping;

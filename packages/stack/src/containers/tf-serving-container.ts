@@ -57,6 +57,19 @@ export class TfServingContainer extends GenericContainer {
     );
   }
 
+  /**
+   * Binds gRPC and REST to these host ports rather than random ones: they then stay the same when the container
+   * is stopped and started again (the contract suite's fault cases), so the stack description stays true.
+   */
+  withHostPorts(grpcPort: number, restPort: number): this {
+    // withExposedPorts appends, and its port bindings replace the random ones by container port
+    this.exposedPorts = [];
+    return this.withExposedPorts(
+      { container: TF_SERVING_GRPC_PORT, host: grpcPort },
+      { container: TF_SERVING_REST_PORT, host: restPort },
+    );
+  }
+
   /** The model config file (text ModelServerConfig naming /models/<name> base paths). */
   withModelConfig(text: string): this {
     this.flags.push(`--model_config_file=${TF_SERVING_MODEL_CONFIG_PATH}`);
