@@ -1,27 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type JsonNode, parseRestDocument } from './rest-json-document.js';
+import { parseRestDocument, plainValue as plain } from './rest-json-document.js';
 import { jsonDebugString, rapidJsonDouble } from './rest-json-writer.js';
 
 const utf8 = new TextEncoder();
 const parse = (text: string) => parseRestDocument(utf8.encode(text));
-
-function plain(node: JsonNode): unknown {
-  switch (node.kind) {
-    case 'null':
-      return null;
-    case 'bool':
-      return node.value;
-    case 'number':
-      return node.value;
-    case 'string':
-      return node.text;
-    case 'array':
-      return node.items.map(plain);
-    case 'object':
-      return Object.fromEntries(node.members.map(([key, value]) => [key, plain(value)]));
-  }
-}
 
 describe("TF Serving's JSON reader (RapidJSON with NaN and Inf)", () => {
   it('reads what JSON.parse reads', () => {

@@ -259,6 +259,24 @@ export function parseRestDocument(body: Uint8Array): JsonNode {
   }
 }
 
+/** The node as plain JS values: numbers as doubles, a repeated key keeps its last value (as JSON.parse). */
+export function plainValue(node: JsonNode): unknown {
+  switch (node.kind) {
+    case 'null':
+      return null;
+    case 'bool':
+      return node.value;
+    case 'number':
+      return node.value;
+    case 'string':
+      return node.text;
+    case 'array':
+      return node.items.map(plainValue);
+    case 'object':
+      return Object.fromEntries(node.members.map(([key, value]) => [key, plainValue(value)]));
+  }
+}
+
 /** The member's value (the first, when a key repeats, as RapidJSON's FindMember finds it). */
 export function member(node: JsonNode, key: string): JsonNode | undefined {
   if (node.kind !== 'object') return undefined;

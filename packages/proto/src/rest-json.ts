@@ -1,23 +1,6 @@
-import { type JsonNode, parseRestDocument } from './rest-json-document.js';
+import { parseRestDocument, plainValue } from './rest-json-document.js';
 
 const utf8 = new TextEncoder();
-
-function plainValue(node: JsonNode): unknown {
-  switch (node.kind) {
-    case 'null':
-      return null;
-    case 'bool':
-      return node.value;
-    case 'number':
-      return node.value;
-    case 'string':
-      return node.text;
-    case 'array':
-      return node.items.map(plainValue);
-    case 'object':
-      return Object.fromEntries(node.members.map(([key, value]) => [key, plainValue(value)]));
-  }
-}
 
 /**
  * Parses TF Serving's JSON into plain values: RapidJSON as TF Serving configures it (strict JSON plus bare
