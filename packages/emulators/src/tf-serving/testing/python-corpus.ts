@@ -251,6 +251,34 @@ export function describeCorpus(
     runner = await createRunner();
   }, EXPORT_TIMEOUT_MS + 10_000);
 
+  /** Serves one corpus model over gRPC and REST for the length of `use`, then stops. */
+  async function servingOne(
+    name: CorpusModelName,
+    use: (
+      client: PromiseClient<(typeof PredictionService)['method']>,
+      restPort: number,
+      model: CorpusModel,
+    ) => Promise<void>,
+  ): Promise<void> {
+    const model = corpus.models[name];
+    if (!model) throw new Error(`expected.json has no ${name}`);
+    const emulator = new TfServingEmulator({
+      pickFreeGrpcPort: true,
+      pickFreeRestPort: true,
+      modelConfig: corpusConfig(corpus.dir, [name]),
+      runner,
+      log: () => {},
+    });
+    const { grpcPort, restPort } = await emulator.start();
+    const client = createPromiseClient(PredictionServiceDescriptor, `localhost:${grpcPort}`);
+    try {
+      await use(client, restPort as number, model);
+    } finally {
+      client.close();
+      await emulator.stop();
+    }
+  }
+
   describe(`the Python-exported corpus on ${engine}`, () => {
     it('covers every model of the export script', () => {
       expect(Object.keys(corpus.models).sort()).toEqual([...CORPUS_MODELS].sort());
@@ -275,69 +303,36 @@ export function describeCorpus(
     });
 
     const valueNames = CORPUS_MODELS.filter((name) => refusedValues[name] !== undefined);
-    it.each(valueNames)(
-      'refuses the values of %s it cannot represent with INVALID_ARGUMENT',
-      async (name) => {
-        const model = corpus.models[name];
-        if (!model) throw new Error(`expected.json has no ${name}`);
-        const emulator = new TfServingEmulator({
-          pickFreeGrpcPort: true,
-          pickFreeRestPort: true,
-          modelConfig: corpusConfig(corpus.dir, [name]),
-          runner,
-          log: () => {},
+    it.each(valueNames)('refuses the values of %s it cannot represent with INVALID_ARGUMENT', (name) =>
+      servingOne(name, async (client, restPort, model) => {
+        await expect(
+          client.predict({
+            modelSpec: { name },
+            inputs: Object.fromEntries(
+              Object.entries(model.inputs).map(([alias, t]) => [alias, encodeTensor(corpusTensor(t))]),
+            ),
+          }),
+        ).rejects.toMatchObject({
+          code: status.INVALID_ARGUMENT,
+          details: expect.stringContaining(refusedValues[name] as string),
         });
-        const { grpcPort, restPort } = await emulator.start();
-        const client = createPromiseClient(PredictionServiceDescriptor, `localhost:${grpcPort}`);
-        try {
-          await expect(
-            client.predict({
-              modelSpec: { name },
-              inputs: Object.fromEntries(
-                Object.entries(model.inputs).map(([alias, t]) => [alias, encodeTensor(corpusTensor(t))]),
-              ),
-            }),
-          ).rejects.toMatchObject({
-            code: status.INVALID_ARGUMENT,
-            details: expect.stringContaining(refusedValues[name] as string),
-          });
-          const rest = await fetch(`http://127.0.0.1:${restPort}/v1/models/${name}:predict`, {
-            method: 'POST',
-            body: corpusRestBody(model),
-          });
-          expect({ status: rest.status, body: await rest.text() }).toEqual({
-            status: 400,
-            body: expect.stringContaining(refusedValues[name] as string),
-          });
-        } finally {
-          client.close();
-          await emulator.stop();
-        }
-      },
+        const rest = await fetch(`http://127.0.0.1:${restPort}/v1/models/${name}:predict`, {
+          method: 'POST',
+          body: corpusRestBody(model),
+        });
+        expect({ status: rest.status, body: await rest.text() }).toEqual({
+          status: 400,
+          body: expect.stringContaining(refusedValues[name] as string),
+        });
+      }),
     );
 
     const served = CORPUS_MODELS.filter(
       (name) => refused[name] === undefined && refusedValues[name] === undefined,
     );
-    it.each(served)('serves %s over gRPC and REST as TensorFlow computes it', async (name) => {
-      const model = corpus.models[name];
-      if (!model) throw new Error(`expected.json has no ${name}`);
-      const emulator = new TfServingEmulator({
-        pickFreeGrpcPort: true,
-        pickFreeRestPort: true,
-        modelConfig: corpusConfig(corpus.dir, [name]),
-        runner,
-        log: () => {},
-      });
-      const { grpcPort, restPort } = await emulator.start();
-      const client = createPromiseClient(PredictionServiceDescriptor, `localhost:${grpcPort}`);
-      try {
-        await expectCorpusPredictions(client, restPort as number, name, model);
-      } finally {
-        client.close();
-        await emulator.stop();
-      }
-    });
+    it.each(served)('serves %s over gRPC and REST as TensorFlow computes it', (name) =>
+      servingOne(name, (client, restPort, model) => expectCorpusPredictions(client, restPort, name, model)),
+    );
   });
   return { corpus: () => corpus, runner: () => runner };
 }
