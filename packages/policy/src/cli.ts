@@ -8,10 +8,7 @@ import { DEFAULT_POLICY_INPUT, DEFAULT_SECRETS_FILE } from './default-policy.js'
 import { keyRotationPlan } from './identity/key-rotation.js';
 import { createSecrets, loadSecrets, type SecretsFile, TEST_ONLY_NOTICE } from './identity/secrets.js';
 import { issuerUrl, loadPolicy, type Policy, parsePolicy, servedVersions } from './policy.js';
-import { PolicyError } from './policy-error.js';
-
-const EXIT_INVALID_POLICY = 2;
-const EXIT_FAILED = 1;
+import { reportCliFailure } from './policy-error.js';
 
 // pnpm runs package scripts in the package folder; resolve paths against where the user typed the command.
 const userCwd = process.env.INIT_CWD ?? process.cwd();
@@ -195,11 +192,5 @@ function jsonBytes(value: unknown): Uint8Array {
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof PolicyError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exitCode = EXIT_INVALID_POLICY;
-  } else {
-    process.stderr.write(`modelgate-policy: ${error instanceof Error ? error.message : String(error)}\n`);
-    process.exitCode = EXIT_FAILED;
-  }
+  process.exitCode = reportCliFailure('modelgate-policy', error);
 }

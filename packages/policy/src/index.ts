@@ -115,7 +115,7 @@ export {
   servedVersions,
   type VersionPolicy,
 } from './policy.js';
-export { PolicyError, type PolicyIssue } from './policy-error.js';
+export { PolicyError, type PolicyIssue, reportCliFailure } from './policy-error.js';
 export {
   POLICY_JSON_SCHEMA_FILE,
   policyJsonSchema,
