@@ -1,13 +1,9 @@
-import { create } from '@bufbuild/protobuf';
-import { Int64ValueSchema } from '@bufbuild/protobuf/wkt';
-import { goldenInputs, signatureInputs } from '@modelgate/fixtures';
+import { goldenInputs, predictRequestOf, signatureInputs } from '@modelgate/fixtures';
 import type { FixtureModelId } from '@modelgate/policy';
 import {
   type EncodeTensorOptions,
   encodeRestPredictRequest,
-  encodeTensor,
   type PredictRequest,
-  PredictRequestSchema,
   type RestFormat,
   type Tensor,
 } from '@modelgate/proto';
@@ -30,20 +26,9 @@ export function predictRequest(
   batchSize: number,
   options: { version?: number; form?: EncodeTensorOptions['form']; name?: string } = {},
 ): PredictRequest {
-  const inputs = inputsOf(model, batchSize);
-  return create(PredictRequestSchema, {
-    modelSpec: {
-      name: options.name ?? model.name,
-      versionChoice:
-        options.version === undefined
-          ? { case: undefined }
-          : { case: 'version', value: create(Int64ValueSchema, { value: BigInt(options.version) }) },
-    },
-    inputs: Object.fromEntries(
-      Object.entries(inputs).map(([alias, tensor]) => [
-        alias,
-        encodeTensor(tensor, { form: options.form ?? 'content' }),
-      ]),
-    ),
-  });
+  return predictRequestOf(
+    inputsOf(model, batchSize),
+    { model: options.name ?? model.name, version: options.version },
+    options.form,
+  );
 }
