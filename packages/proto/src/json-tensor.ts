@@ -266,15 +266,20 @@ function fromColumns(
   return inputs;
 }
 
-/** Reads a `:predict` body (json_tensor.cc FillPredictRequestFromJson). */
-export function readPredictJson(body: Uint8Array, inputDtypes: InputDtypes): PredictJsonRequest {
+/** A request body's root object and its signature_name ('' when absent), read alike for every request kind. */
+function requestRoot(body: Uint8Array): { doc: JsonNode; signatureName: string } {
   const doc = parseRestDocument(body);
   if (doc.kind !== 'object') throw formatError(doc, 'Is not object');
   const signature = member(doc, 'signature_name');
   if (signature && signature.kind !== 'string') {
     throw formatError(doc, "not formatted correctly. 'signature_name' key must be a string value.");
   }
-  const signatureName = signature?.kind === 'string' ? signature.text : '';
+  return { doc, signatureName: signature?.kind === 'string' ? signature.text : '' };
+}
+
+/** Reads a `:predict` body (json_tensor.cc FillPredictRequestFromJson). */
+export function readPredictJson(body: Uint8Array, inputDtypes: InputDtypes): PredictJsonRequest {
+  const { doc, signatureName } = requestRoot(body);
   const dtypes = inputDtypes(signatureName);
   if (dtypes.size === 0) {
     throw invalid(
@@ -516,13 +521,7 @@ function exampleFromJson(node: JsonNode): MessageInitShape<typeof ExampleSchema>
  * (integers int64, other numbers float, strings and `{"b64": ...}` bytes, booleans 0/1).
  */
 export function readClassifyRegressJson(body: Uint8Array): ClassifyRegressJsonRequest {
-  const doc = parseRestDocument(body);
-  if (doc.kind !== 'object') throw formatError(doc, 'Is not object');
-  const signature = member(doc, 'signature_name');
-  if (signature && signature.kind !== 'string') {
-    throw formatError(doc, "not formatted correctly. 'signature_name' key must be a string value.");
-  }
-  const signatureName = signature?.kind === 'string' ? signature.text : '';
+  const { doc, signatureName } = requestRoot(body);
   const contextNode = member(doc, 'context');
   const context = contextNode ? exampleFromJson(contextNode) : undefined;
   const examplesNode = member(doc, 'examples');
