@@ -2,7 +2,13 @@ import { DEFAULT_POLICY, DEFAULT_SECRETS, keycloakRealm } from '@modelgate/polic
 import { type RealKeycloak, startRealKeycloak } from '@modelgate/policy/real-keycloak';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KeycloakEmulator } from './keycloak-emulator.js';
-import { type KeycloakTarget, REALM, REALM_CASES, ROTATION_CASE } from './testing/differential-cases.js';
+import {
+  type KeycloakTarget,
+  REALM,
+  REALM_CASES,
+  ROTATION_CASE,
+  sameLifetime,
+} from './testing/differential-cases.js';
 
 // The same table against the real Keycloak 26.7.3 (packages/fixtures scripts/setup-keycloak.sh) and the
 // emulator, both seeded with the generated realm; every row must reduce to equal values on both.
@@ -12,6 +18,8 @@ let real: RealKeycloak;
 let emulator: KeycloakEmulator;
 let realTarget: KeycloakTarget;
 let emulatorTarget: KeycloakTarget;
+
+expect.addEqualityTesters([sameLifetime]);
 
 beforeAll(async () => {
   const realm = await keycloakRealm(DEFAULT_POLICY, DEFAULT_SECRETS);

@@ -97,6 +97,20 @@ function scopeSet(scope: unknown): unknown {
 type KidCheck = 'exact' | 'type';
 
 /** Claims by name and type, plus the values that must be equal (issuer, audience, client, roles as sets). */
+/**
+ * A token's exp - iat. Keycloak's TokenManager stamps iat, then reads the clock again for an access token's exp
+ * (now + lifespan) and copies that exp into the ID token it stamps later, so the real server's figure can be a
+ * second off the configured lifespan either way; `sameLifetime` (an equality tester) allows that second.
+ */
+export class TokenLifetime {
+  constructor(readonly seconds: number) {}
+}
+
+export function sameLifetime(a: unknown, b: unknown): boolean | undefined {
+  if (a instanceof TokenLifetime && b instanceof TokenLifetime) return Math.abs(a.seconds - b.seconds) <= 1;
+  return undefined;
+}
+
 function tokenView(token: string, exactClaims: string[], kid: KidCheck): unknown {
   const claims = decodeJwt(token) as Record<string, unknown>;
   const header = decodeProtectedHeader(token);
@@ -112,7 +126,7 @@ function tokenView(token: string, exactClaims: string[], kid: KidCheck): unknown
     shape: typeShape(claims),
     exact,
     realmRoles: realmRoles ? [...realmRoles].sort() : undefined,
-    lifetime: Number(claims.exp) - Number(claims.iat),
+    lifetime: new TokenLifetime(Number(claims.exp) - Number(claims.iat)),
     jtiPrefix: jti.includes(':') ? jti.split(':')[0] : 'none',
   };
 }
