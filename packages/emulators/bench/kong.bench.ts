@@ -10,6 +10,8 @@
 //
 //   pnpm --filter @modelgate/emulators bench:kong        (tsx bench/kong.bench.ts)
 //   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONCURRENCY=32 tsx bench/kong.bench.ts
+//   BENCH_ONLY='full policy' node --cpu-prof --import tsx bench/kong.bench.ts   (one path, to profile it)
+//   BENCH_SWEEP=1 tsx bench/kong.bench.ts       (adds jwt + each other plugin of the policy, one path each)
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, createServer, request as httpRequest } from 'node:http';
@@ -24,6 +26,10 @@ import { mintToken } from '../src/kong/testing/tokens.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
+/** Measure only the paths whose name contains this (the direct and no-plugin baselines are always kept). */
+const ONLY = process.env.BENCH_ONLY;
+/** Add a path per plugin of the policy: jwt and that one plugin, to see what each costs. */
+const SWEEP = process.env.BENCH_SWEEP === '1';
 const PLUGINS = ['bundled', 'modelgate-model-access'];
 const PATH = '/v1/models/classifier:predict';
 const BODY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
@@ -61,37 +67,43 @@ async function upstream(): Promise<{ port: number; close(): Promise<void> }> {
   };
 }
 
-/** The generated config reduced to its services and routes (no plugins, no consumers). */
-function noPlugins(config: GatewayConfig): GatewayConfig {
+/** The generated config with only the plugins named in `keep` (global, per consumer, per route). */
+function withPlugins(config: GatewayConfig, keep: ReadonlySet<string>): GatewayConfig {
   const copy = structuredClone(config);
-  copy.plugins = [];
-  delete copy.consumers;
-  for (const service of copy.services ?? []) for (const route of service.routes ?? []) route.plugins = [];
+  const kept = <T extends { name: string }>(plugins: T[] | undefined) =>
+    (plugins ?? []).filter((plugin) => keep.has(plugin.name));
+  copy.plugins = kept(copy.plugins);
+  for (const consumer of copy.consumers ?? []) consumer.plugins = kept(consumer.plugins);
+  for (const service of copy.services ?? [])
+    for (const route of service.routes ?? []) route.plugins = kept(route.plugins);
+  if (keep.size === 0) delete copy.consumers;
   return copy;
 }
 
-/** The generated config with jwt as its only plugin (consumers and their credentials kept). */
-function jwtOnly(config: GatewayConfig): GatewayConfig {
-  const copy = noPlugins(config);
-  copy.consumers = structuredClone(config.consumers ?? []).map((consumer) => ({ ...consumer, plugins: [] }));
-  copy.plugins = (config.plugins ?? []).filter((plugin) => plugin.name === 'jwt');
-  return copy;
-}
-
-/** The whole generated policy, with file-log in a temp dir and rate limits no bench can reach. */
-function fullPolicy(config: GatewayConfig, logPath: string): GatewayConfig {
+/** file-log into the bench's temp dir, and rate limits no bench can reach. */
+function benchable(config: GatewayConfig, logPath: string): GatewayConfig {
   const copy = structuredClone(config);
-  const unreachable = (plugin: { name: string; config?: unknown }) => {
+  const adjust = (plugin: { name: string; config?: unknown }) => {
     if (plugin.name === 'file-log') (plugin.config as { path: string }).path = logPath;
     if (plugin.name !== 'rate-limiting') return;
     const limits = plugin.config as Record<string, unknown>;
     for (const window of ['second', 'minute', 'hour', 'day', 'month', 'year'])
       if (typeof limits[window] === 'number') limits[window] = 1_000_000_000;
   };
-  for (const plugin of copy.plugins ?? []) unreachable(plugin);
-  for (const consumer of copy.consumers ?? [])
-    for (const plugin of consumer.plugins ?? []) unreachable(plugin);
+  for (const plugin of copy.plugins ?? []) adjust(plugin);
+  for (const consumer of copy.consumers ?? []) for (const plugin of consumer.plugins ?? []) adjust(plugin);
   return copy;
+}
+
+/** Every plugin name the generated config uses, anywhere. */
+function pluginNames(config: GatewayConfig): string[] {
+  const names = new Set((config.plugins ?? []).map((plugin) => plugin.name));
+  for (const consumer of config.consumers ?? [])
+    for (const plugin of consumer.plugins ?? []) names.add(plugin.name);
+  for (const service of config.services ?? [])
+    for (const route of service.routes ?? [])
+      for (const plugin of route.plugins ?? []) names.add(plugin.name);
+  return [...names];
 }
 
 const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 });
@@ -156,12 +168,31 @@ async function main(): Promise<void> {
     restPort: rest.port,
     grpcPort: 1,
   });
-  const emulators = await Promise.all([
-    KongEmulator.start({ config: noPlugins(generated), plugins: PLUGINS }),
-    KongEmulator.start({ config: jwtOnly(generated), plugins: PLUGINS }),
-    KongEmulator.start({ config: jwtOnly(generated), plugins: PLUGINS, tokenCacheEntries: 0 }),
-    KongEmulator.start({ config: fullPolicy(generated, join(dir, 'audit.log')), plugins: PLUGINS }),
-  ]);
+  const config = benchable(generated, join(dir, 'audit.log'));
+  const arms: { name: string; config: GatewayConfig; tokenCacheEntries?: number; token: boolean }[] = [
+    { name: 'proxy, no plugins', config: withPlugins(config, new Set()), token: false },
+    { name: 'proxy, jwt', config: withPlugins(config, new Set(['jwt'])), token: true },
+    {
+      name: 'proxy, jwt, no token cache',
+      config: withPlugins(config, new Set(['jwt'])),
+      tokenCacheEntries: 0,
+      token: true,
+    },
+    { name: 'proxy, full policy', config, token: true },
+  ];
+  if (SWEEP)
+    for (const name of pluginNames(config).filter((each) => each !== 'jwt'))
+      arms.push({
+        name: `proxy, jwt + ${name}`,
+        config: withPlugins(config, new Set(['jwt', name])),
+        token: true,
+      });
+  const measured = arms.filter((arm, i) => i === 0 || ONLY === undefined || arm.name.includes(ONLY));
+  const emulators = await Promise.all(
+    measured.map((arm) =>
+      KongEmulator.start({ config: arm.config, plugins: PLUGINS, tokenCacheEntries: arm.tokenCacheEntries }),
+    ),
+  );
   const authorization = `Bearer ${await mintToken('ops-console', { issuedAt: Math.floor(Date.now() / 1000) })}`;
   const portOf = (emulator: KongEmulator) => Number(new URL(emulator.proxyUrl()).port);
   const path = (name: string, port: number, headers: Record<string, string> = {}): BenchPath => ({
@@ -177,18 +208,11 @@ async function main(): Promise<void> {
     seconds: 0,
     failures: 0,
   });
-  const [bare, jwt, jwtUncached, full] = emulators as [
-    KongEmulator,
-    KongEmulator,
-    KongEmulator,
-    KongEmulator,
-  ];
   const paths = [
     path('direct (upstream)', rest.port),
-    path('proxy, no plugins', portOf(bare)),
-    path('proxy, jwt', portOf(jwt), { authorization }),
-    path('proxy, jwt, no token cache', portOf(jwtUncached), { authorization }),
-    path('proxy, full policy', portOf(full), { authorization }),
+    ...measured.map((arm, i) =>
+      path(arm.name, portOf(emulators[i] as KongEmulator), arm.token ? { authorization } : {}),
+    ),
   ];
   try {
     for (const each of paths) await send(each); // warm connections and caches once

@@ -1,8 +1,14 @@
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 
-// file-log's writer: lines for one path go through a single ordered queue and are appended in batches, so
-// concurrent requests never interleave or drop a line; flush() resolves once every queued line is on disk.
-// Each batch opens the file afresh (O_APPEND), as Kong's `reopen: true` does, so log rotation loses nothing.
+// file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
+// interleave or drop a line; the lines of one turn of the event loop are appended together right after it
+// (setImmediate), and flush() resolves once every queued line is on disk. Each batch opens the file afresh
+// (O_APPEND), as Kong's `reopen: true` does, so log rotation loses nothing.
+// To a regular file the writes are synchronous, as file-log's are in an nginx worker (ffi open/write/close):
+// three syscalls per batch cost far less than three round trips through libuv's thread pool. Anything else
+// (a FIFO, /dev/stdout on a pipe) can block for as long as its reader wants, so it is written asynchronously:
+// a stuck reader then holds up only the log, and the emulator still answers requests and signals.
 
 export class FileLogWriter {
   private pending: string[] = [];
@@ -25,10 +31,12 @@ export class FileLogWriter {
 
   private async drain(): Promise<void> {
     while (this.pending.length > 0) {
+      await new Promise((resolve) => setImmediate(resolve)); // the rest of this turn's lines join the batch
       const batch = this.pending;
       this.pending = [];
       try {
-        await appendFile(this.path, batch.join(''));
+        if (this.regularFile()) this.writeNow(batch.join(''));
+        else await appendFile(this.path, batch.join(''));
       } catch (error) {
         // Kong logs each failure to its error log; once per path is enough to show the cause here
         if (this.lastError === undefined)
@@ -38,6 +46,26 @@ export class FileLogWriter {
       }
     }
     this.draining = undefined;
+  }
+
+  /** Whether the path is a regular file, or nothing yet (open then creates one). */
+  private regularFile(): boolean {
+    try {
+      return statSync(this.path).isFile();
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ENOENT';
+    }
+  }
+
+  private writeNow(text: string): void {
+    const fd = openSync(this.path, 'a', 0o644);
+    try {
+      const data = Buffer.from(text);
+      for (let written = 0; written < data.length; )
+        written += writeSync(fd, data, written, data.length - written);
+    } finally {
+      closeSync(fd);
+    }
   }
 }
 
