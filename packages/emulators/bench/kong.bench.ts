@@ -4,13 +4,14 @@
 // acl, rate-limiting with limits raised out of reach, prometheus, file-log to a temp file). Rounds alternate
 // between the paths so that a machine that slows down mid-run affects them alike. Latency: one request in
 // flight at a time, into an HDR histogram (microseconds). Throughput: BENCH_CONCURRENCY requests in flight.
-// Upstream, proxy and client share this one Node process.
+// Upstream, proxy and client share this one Node process; its CPU time per request (user + system, all three
+// together) is reported too, so the differences between paths read as what each path adds, wait aside.
 //
 // THESE FIGURES DESCRIBE THE EMULATOR, NOT KONG: Kong (nginx + LuaJIT) has its own, different costs.
 //
 //   pnpm --filter @modelgate/emulators bench:kong        (tsx bench/kong.bench.ts)
 //   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONCURRENCY=32 tsx bench/kong.bench.ts
-//   BENCH_ONLY='full policy' node --cpu-prof --import tsx bench/kong.bench.ts   (one path, to profile it)
+//   BENCH_ONLY='full policy$' node --cpu-prof --import tsx bench/kong.bench.ts   (one path, to profile it)
 //   BENCH_SWEEP=1 tsx bench/kong.bench.ts       (adds jwt + each other plugin of the policy, one path each)
 
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -26,8 +27,8 @@ import { mintToken } from '../src/kong/testing/tokens.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-/** Measure only the paths whose name contains this (the direct and no-plugin baselines are always kept). */
-const ONLY = process.env.BENCH_ONLY;
+/** Measure only the paths whose name matches this RegExp (the direct and no-plugin baselines always run). */
+const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
 /** Add a path per plugin of the policy: jwt and that one plugin, to see what each costs. */
 const SWEEP = process.env.BENCH_SWEEP === '1';
 const PLUGINS = ['bundled', 'modelgate-model-access'];
@@ -44,6 +45,8 @@ interface BenchPath {
   latency: Histogram;
   requests: number;
   seconds: number;
+  /** CPU time (user + system, microseconds) this process spent in the throughput phases. */
+  cpuMicros: number;
   failures: number;
 }
 
@@ -144,6 +147,7 @@ async function measureLatency(path: BenchPath): Promise<void> {
 /** CONCURRENCY requests in flight for SECONDS: completed requests counted. */
 async function measureThroughput(path: BenchPath): Promise<void> {
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const end = started + SECONDS * 1000;
   const worker = async () => {
     while (performance.now() < end) {
@@ -154,6 +158,8 @@ async function measureThroughput(path: BenchPath): Promise<void> {
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   path.seconds += (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  path.cpuMicros += cpu.user + cpu.system;
 }
 
 const ms = (micros: number) => (micros / 1000).toFixed(3);
@@ -187,7 +193,7 @@ async function main(): Promise<void> {
         config: withPlugins(config, new Set(['jwt', name])),
         token: true,
       });
-  const measured = arms.filter((arm, i) => i === 0 || ONLY === undefined || arm.name.includes(ONLY));
+  const measured = arms.filter((arm, i) => i === 0 || ONLY === undefined || ONLY.test(arm.name));
   const emulators = await Promise.all(
     measured.map((arm) =>
       KongEmulator.start({ config: arm.config, plugins: PLUGINS, tokenCacheEntries: arm.tokenCacheEntries }),
@@ -206,6 +212,7 @@ async function main(): Promise<void> {
     }),
     requests: 0,
     seconds: 0,
+    cpuMicros: 0,
     failures: 0,
   });
   const paths = [
@@ -253,6 +260,8 @@ async function main(): Promise<void> {
       'req/s / direct': ratio(rps, base.rps),
       // what the issue's goal reads: the plugins' cost against the bare proxy, side by side in this run
       'req/s / no plugins': ratio(rps, proxied.requests / proxied.seconds),
+      // client, proxy and upstream together: the difference between two paths is what the proxy adds
+      'CPU µs/req': (each.cpuMicros / each.requests).toFixed(1),
       'non-200': each.failures,
     };
   });

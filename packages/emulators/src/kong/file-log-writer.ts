@@ -8,11 +8,13 @@ import { appendFile } from 'node:fs/promises';
 // To a regular file the writes are synchronous, as file-log's are in an nginx worker (ffi open/write/close):
 // three syscalls per batch cost far less than three round trips through libuv's thread pool. Anything else
 // (a FIFO, /dev/stdout on a pipe) can block for as long as its reader wants, so it is written asynchronously:
-// a stuck reader then holds up only the log, and the emulator still answers requests and signals.
+// a stuck reader then holds up only the log, and the emulator still answers requests and signals. What the
+// path is, is looked up at the first batch and again after a batch fails (the path was replaced, say).
 
 export class FileLogWriter {
   private pending: string[] = [];
   private draining: Promise<void> | undefined;
+  private regular: boolean | undefined;
   /** Lines that could not be written (the directory is missing, no permission), and the last error. */
   failedLines = 0;
   lastError: Error | undefined;
@@ -35,9 +37,11 @@ export class FileLogWriter {
       const batch = this.pending;
       this.pending = [];
       try {
-        if (this.regularFile()) this.writeNow(batch.join(''));
+        this.regular ??= this.regularFile();
+        if (this.regular) this.writeNow(batch.join(''));
         else await appendFile(this.path, batch.join(''));
       } catch (error) {
+        this.regular = undefined;
         // Kong logs each failure to its error log; once per path is enough to show the cause here
         if (this.lastError === undefined)
           console.error(`kong emulator: file-log cannot write to ${this.path}: ${(error as Error).message}`);

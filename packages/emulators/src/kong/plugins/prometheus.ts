@@ -18,6 +18,25 @@ export const UPSTREAM_LATENCY_BUCKETS = [
   25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000,
 ];
 
+interface Observed {
+  observe(value: number): void;
+}
+
+interface Counted {
+  inc(value?: number): void;
+}
+
+/** The children of each per-request family for one service, route, workspace and consumer. */
+interface RouteSeries {
+  requestLatency: Observed;
+  upstreamLatency: Observed;
+  kongLatency: Observed;
+  ingress: Counted;
+  egress: Counted;
+  /** kong_http_requests_total's child for a status code and source (service, or kong). */
+  requests(status: number, fromService: boolean): Counted;
+}
+
 export class KongPrometheusMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter;
@@ -85,54 +104,55 @@ export class KongPrometheusMetrics {
         const service = context.service.name ?? context.service.host;
         const route = context.route.name ?? context.route.id;
         const consumer = config.per_consumer ? (context.consumer?.username ?? '') : '';
-        const ws = workspace.name;
-        if (config.status_code_metrics) {
-          const source = record.source === 'service' ? 'service' : 'kong';
-          this.child(this.requests, [service, route, String(record.status), source, ws, consumer]).inc();
-        }
+        const series = this.seriesOf(service, route, workspace.name, consumer);
+        if (config.status_code_metrics) series.requests(record.status, record.source === 'service').inc();
         if (config.latency_metrics) {
-          const labels = [service, route, ws];
           // the file-log latencies: proxy is -1 (not observed) when nothing was proxied
           const latencies = kongLatencies(record);
-          this.child(this.requestLatency, labels).observe(latencies.request);
-          if (latencies.proxy >= 0) this.child(this.upstreamLatency, labels).observe(latencies.proxy);
-          this.child(this.kongLatency, labels).observe(latencies.kong);
+          series.requestLatency.observe(latencies.request);
+          if (latencies.proxy >= 0) series.upstreamLatency.observe(latencies.proxy);
+          series.kongLatency.observe(latencies.kong);
         }
         if (config.bandwidth_metrics) {
-          if (record.requestSize > 0)
-            this.child(this.bandwidth, [service, route, 'ingress', ws, consumer]).inc(record.requestSize);
-          if (record.responseSize > 0)
-            this.child(this.bandwidth, [service, route, 'egress', ws, consumer]).inc(record.responseSize);
+          if (record.requestSize > 0) series.ingress.inc(record.requestSize);
+          if (record.responseSize > 0) series.egress.inc(record.responseSize);
         }
       },
     };
   }
 
-  /** Each family's series by label values, looked up without prom-client hashing a label object per call. */
-  private readonly children = new Map<
-    object,
-    Map<string, { inc(value?: number): void; observe(value: number): void }>
-  >();
+  /**
+   * The series one service, route, workspace and consumer write to, looked up with one key per request (not
+   * one per family): prom-client hashes a label object on every call through a family.
+   */
+  private readonly series = new Map<string, RouteSeries>();
 
-  private child(
-    family: Counter | Histogram,
-    values: string[],
-  ): { inc(value?: number): void; observe(value: number): void } {
-    let series = this.children.get(family);
-    if (!series) {
-      series = new Map();
-      this.children.set(family, series);
-    }
-    const key = values.join('\u0000');
-    let child = series.get(key);
-    if (!child) {
-      child = family.labels(...values) as unknown as {
-        inc(value?: number): void;
-        observe(value: number): void;
+  private seriesOf(service: string, route: string, ws: string, consumer: string): RouteSeries {
+    const key = `${service}\u0000${route}\u0000${ws}\u0000${consumer}`;
+    let found = this.series.get(key);
+    if (!found) {
+      const latencyLabels = [service, route, ws];
+      const requestsByCode = new Map<string, Counted>();
+      found = {
+        requestLatency: this.requestLatency.labels(...latencyLabels),
+        upstreamLatency: this.upstreamLatency.labels(...latencyLabels),
+        kongLatency: this.kongLatency.labels(...latencyLabels),
+        ingress: this.bandwidth.labels(service, route, 'ingress', ws, consumer),
+        egress: this.bandwidth.labels(service, route, 'egress', ws, consumer),
+        requests: (status, fromService) => {
+          const source = fromService ? 'service' : 'kong';
+          const code = `${status}:${source}`;
+          let child = requestsByCode.get(code);
+          if (!child) {
+            child = this.requests.labels(service, route, String(status), source, ws, consumer);
+            requestsByCode.set(code, child);
+          }
+          return child;
+        },
       };
-      series.set(key, child);
+      this.series.set(key, found);
     }
-    return child;
+    return found;
   }
 
   /** The exposition text, as GET /metrics answers it. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RateLimitCounters, windowStart } from './rate-limiting-counters.js';
+import { counterKey, RateLimitCounters, windowStart } from './rate-limiting-counters.js';
 
 // The local policy's counters: bounded, whatever the number of identifiers, and expired windows dropped.
 
@@ -7,23 +7,36 @@ const NOW = Date.UTC(2027, 0, 15, 10, 30, 20, 250);
 
 describe('rate-limiting counters', () => {
   it('counts per scope, identifier and window start', () => {
+    expect(counterKey('a', 'b:c')).not.toBe(counterKey('a:b', 'c'));
     const counters = new RateLimitCounters();
     const start = windowStart('minute', NOW);
-    counters.increment('route:r', 'alice', 'minute', start, NOW);
-    counters.increment('route:r', 'alice', 'minute', start, NOW);
-    counters.increment('route:r', 'bob', 'minute', start, NOW);
-    expect(counters.usage('route:r', 'alice', 'minute', start)).toBe(2);
-    expect(counters.usage('route:r', 'bob', 'minute', start)).toBe(1);
-    expect(counters.usage('route:r', 'alice', 'minute', start + 60_000)).toBe(0);
+    counters.increment(counterKey('route:r', 'alice'), 'minute', start, NOW);
+    counters.increment(counterKey('route:r', 'alice'), 'minute', start, NOW);
+    counters.increment(counterKey('route:r', 'bob'), 'minute', start, NOW);
+    expect(counters.usage(counterKey('route:r', 'alice'), 'minute', start)).toBe(2);
+    expect(counters.usage(counterKey('route:r', 'bob'), 'minute', start)).toBe(1);
+    expect(counters.usage(counterKey('route:r', 'alice'), 'minute', start + 60_000)).toBe(0);
+  });
+
+  it('keeps a second and a minute that end at the same instant apart', () => {
+    const counters = new RateLimitCounters();
+    const last = Date.UTC(2027, 0, 15, 10, 30, 59, 500);
+    const key = counterKey('global', 'alice');
+    counters.increment(key, 'second', windowStart('second', last), last);
+    counters.increment(key, 'minute', windowStart('minute', last), last);
+    counters.increment(key, 'minute', windowStart('minute', last), last);
+    expect(counters.usage(key, 'second', windowStart('second', last))).toBe(1);
+    expect(counters.usage(key, 'minute', windowStart('minute', last))).toBe(2);
   });
 
   it('drops the counters of ended windows as soon as the next count comes', () => {
     const counters = new RateLimitCounters();
     const start = windowStart('second', NOW);
-    for (let i = 0; i < 20_000; i++) counters.increment('global', `ip-${i}`, 'second', start, NOW);
+    for (let i = 0; i < 20_000; i++)
+      counters.increment(counterKey('global', `ip-${i}`), 'second', start, NOW);
     expect(counters.size).toBe(20_000);
     const later = NOW + 1000;
-    counters.increment('global', 'ip-0', 'second', windowStart('second', later), later);
+    counters.increment(counterKey('global', 'ip-0'), 'second', windowStart('second', later), later);
     expect(counters.size).toBe(1);
   });
 
@@ -31,11 +44,12 @@ describe('rate-limiting counters', () => {
     const counters = new RateLimitCounters(1000);
     const year = windowStart('year', NOW);
     const minute = windowStart('minute', NOW);
-    for (let i = 0; i < 800; i++) counters.increment('global', `year-${i}`, 'year', year, NOW);
-    for (let i = 0; i < 800; i++) counters.increment('global', `minute-${i}`, 'minute', minute, NOW);
+    for (let i = 0; i < 800; i++) counters.increment(counterKey('global', `year-${i}`), 'year', year, NOW);
+    for (let i = 0; i < 800; i++)
+      counters.increment(counterKey('global', `minute-${i}`), 'minute', minute, NOW);
     expect(counters.size).toBe(1000);
-    expect(counters.usage('global', 'year-0', 'year', year)).toBe(1);
-    expect(counters.usage('global', 'minute-0', 'minute', minute)).toBe(0);
-    expect(counters.usage('global', 'minute-799', 'minute', minute)).toBe(1);
+    expect(counters.usage(counterKey('global', 'year-0'), 'year', year)).toBe(1);
+    expect(counters.usage(counterKey('global', 'minute-0'), 'minute', minute)).toBe(0);
+    expect(counters.usage(counterKey('global', 'minute-799'), 'minute', minute)).toBe(1);
   });
 });

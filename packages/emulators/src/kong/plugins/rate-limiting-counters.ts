@@ -46,13 +46,27 @@ export function windowStart(window: RateLimitWindow, now: number): number {
 /** Counters kept at most (Kong's kong_rate_limiting_counters dict is 12m and evicts the least recently set). */
 export const DEFAULT_COUNTER_CAPACITY = 100_000;
 
+/** What one set of counters is kept for: a plugin scope and an identifier (built once per request). */
+export function counterKey(scope: string, identifier: string): string {
+  return `${scope}\u0000${identifier}`;
+}
+
+const WINDOW_INDEX = Object.fromEntries(RATE_LIMIT_WINDOWS.map((window, i) => [window, i])) as Record<
+  RateLimitWindow,
+  number
+>;
+
 /**
- * Counts grouped by the time their window ends: expired windows go as whole groups (no scan of the live
- * counters), and past `capacity` the counters of the window ending first go first, oldest first.
+ * Counts grouped by window and the time it ends: expired windows go as whole groups (no scan of the live
+ * counters), and past `capacity` the counters of the window ending first go first, oldest first. Within a
+ * group a counter is found by its key alone, one string per request whose hash V8 keeps, so a request with
+ * several windows builds no key per window.
  */
 export class RateLimitCounters {
-  /** Window end (ms) -> counter key -> count; groups in no particular order, few (one per live window). */
+  /** Group (window end * 8 + window index) -> counter key -> count; few groups (one per live window). */
   private readonly groups = new Map<number, Map<string, number>>();
+  /** Each group's window end, for expiry. */
+  private readonly groupEnds = new Map<number, number>();
   private total = 0;
 
   constructor(private readonly capacity = DEFAULT_COUNTER_CAPACITY) {}
@@ -62,24 +76,24 @@ export class RateLimitCounters {
     return this.total;
   }
 
-  private key(scope: string, identifier: string, window: RateLimitWindow, start: number): string {
-    return `${scope}:${identifier}:${start}:${window}`;
+  private static group(window: RateLimitWindow, start: number): { id: number; end: number } {
+    const end = start + WINDOW_SECONDS[window] * 1000;
+    return { id: end * 8 + WINDOW_INDEX[window], end };
   }
 
-  usage(scope: string, identifier: string, window: RateLimitWindow, start: number): number {
-    const group = this.groups.get(start + WINDOW_SECONDS[window] * 1000);
-    return group?.get(this.key(scope, identifier, window, start)) ?? 0;
+  usage(key: string, window: RateLimitWindow, start: number): number {
+    return this.groups.get(RateLimitCounters.group(window, start).id)?.get(key) ?? 0;
   }
 
-  increment(scope: string, identifier: string, window: RateLimitWindow, start: number, now: number): void {
-    const expiresAt = start + WINDOW_SECONDS[window] * 1000;
+  increment(key: string, window: RateLimitWindow, start: number, now: number): void {
+    const { id, end } = RateLimitCounters.group(window, start);
     this.evictExpired(now);
-    let group = this.groups.get(expiresAt);
+    let group = this.groups.get(id);
     if (!group) {
       group = new Map();
-      this.groups.set(expiresAt, group);
+      this.groups.set(id, group);
+      this.groupEnds.set(id, end);
     }
-    const key = this.key(scope, identifier, window, start);
     const count = group.get(key);
     if (count === undefined) this.total++;
     group.set(key, (count ?? 0) + 1);
@@ -87,23 +101,28 @@ export class RateLimitCounters {
   }
 
   private evictExpired(now: number): void {
-    for (const [expiresAt, group] of this.groups) {
-      if (expiresAt > now) continue;
-      this.total -= group.size;
-      this.groups.delete(expiresAt);
+    for (const [id, end] of this.groupEnds) {
+      if (end > now) continue;
+      this.total -= this.groups.get(id)?.size ?? 0;
+      this.groups.delete(id);
+      this.groupEnds.delete(id);
     }
   }
 
   private evictOldest(): void {
-    let first: [number, Map<string, number>] | undefined;
-    for (const entry of this.groups) if (!first || entry[0] < first[0]) first = entry;
-    if (!first) return;
-    const [expiresAt, group] = first;
+    let first: number | undefined;
+    for (const [id, end] of this.groupEnds)
+      if (first === undefined || end < (this.groupEnds.get(first) as number)) first = id;
+    if (first === undefined) return;
+    const group = this.groups.get(first) as Map<string, number>;
     const oldest = group.keys().next();
     if (!oldest.done) {
       group.delete(oldest.value);
       this.total--;
     }
-    if (group.size === 0) this.groups.delete(expiresAt);
+    if (group.size === 0) {
+      this.groups.delete(first);
+      this.groupEnds.delete(first);
+    }
   }
 }

@@ -1,8 +1,9 @@
-import type { KongRateLimitingConfig, RateLimitWindow } from '@modelgate/policy';
+import type { KongRateLimitingConfig, NormalizedKongPluginBase, RateLimitWindow } from '@modelgate/policy';
 import type { KongClock } from '../kong-clock.js';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { firstHeader, type KongRequestContext, kongExitError } from '../kong-request.js';
 import {
+  counterKey,
   RATE_LIMIT_WINDOWS,
   type RateLimitCounters,
   WINDOW_SECONDS,
@@ -44,6 +45,43 @@ function identifier(context: KongRequestContext, config: KongRateLimitingConfig)
   }
 }
 
+/** A configured window, with what a request needs of it worked out once per plugin instance. */
+interface ConfiguredWindow {
+  window: RateLimitWindow;
+  limit: number;
+  seconds: number;
+  limitHeader: string;
+  remainingHeader: string;
+}
+
+interface Instance {
+  /** Kong keys the counters by the plugin's route and service ids (the empty uuid when not scoped so). */
+  scope: string;
+  windows: ConfiguredWindow[];
+}
+
+const instances = new WeakMap<object, Instance>();
+
+function instanceOf(plugin: NormalizedKongPluginBase, config: KongRateLimitingConfig): Instance {
+  let instance = instances.get(plugin);
+  if (!instance) {
+    instance = {
+      scope: `${plugin.route?.id ?? EMPTY_UUID}:${plugin.service?.id ?? EMPTY_UUID}`,
+      windows: RATE_LIMIT_WINDOWS.filter(
+        (window) => config[window] !== null && config[window] !== undefined,
+      ).map((window) => ({
+        window,
+        limit: config[window] as number,
+        seconds: WINDOW_SECONDS[window],
+        limitHeader: WINDOW_HEADERS[window].limit,
+        remainingHeader: WINDOW_HEADERS[window].remaining,
+      })),
+    };
+    instances.set(plugin, instance);
+  }
+  return instance;
+}
+
 export function rateLimitingPlugin(
   clock: KongClock,
   counters: RateLimitCounters,
@@ -53,48 +91,61 @@ export function rateLimitingPlugin(
     priority: 910,
     access(context, config, plugin) {
       const now = clock.now();
-      // Kong keys the counters by the plugin's route and service ids (the empty uuid when not scoped so)
-      const scope = `${plugin.route?.id ?? EMPTY_UUID}:${plugin.service?.id ?? EMPTY_UUID}`;
-      const id = identifier(context, config);
-      const windows = RATE_LIMIT_WINDOWS.filter(
-        (window) => config[window] !== null && config[window] !== undefined,
-      );
-      const usage = windows.map((window) => {
-        const start = windowStart(window, now);
-        const limit = config[window] as number;
-        return { window, start, limit, remaining: limit - counters.usage(scope, id, window, start) };
-      });
-      const stop = usage.find((entry) => entry.remaining <= 0)?.window;
+      const { scope, windows } = instanceOf(plugin, config);
+      const key = counterKey(scope, identifier(context, config));
+      const starts: number[] = [];
+      const remaining: number[] = [];
+      let stop = -1;
+      for (let i = 0; i < windows.length; i++) {
+        const entry = windows[i] as ConfiguredWindow;
+        const start = windowStart(entry.window, now);
+        starts.push(start);
+        remaining.push(entry.limit - counters.usage(key, entry.window, start));
+        if (stop < 0 && (remaining[i] as number) <= 0) stop = i;
+      }
 
+      // the window whose remaining count is lowest (the longer one on a tie) gives the RateLimit-* headers
       const headers: Record<string, string> = {};
-      let best: { limit: number; remaining: number; seconds: number; reset: number } | undefined;
-      for (const entry of usage) {
-        const remaining = Math.max(
+      let best = -1;
+      let bestRemaining = 0;
+      for (let i = 0; i < windows.length; i++) {
+        const entry = windows[i] as ConfiguredWindow;
+        const left = Math.max(
           0,
-          stop === undefined || stop === entry.window ? entry.remaining - 1 : entry.remaining,
+          stop < 0 || stop === i ? (remaining[i] as number) - 1 : (remaining[i] as number),
         );
-        const seconds = WINDOW_SECONDS[entry.window];
-        if (!best || remaining < best.remaining || (remaining === best.remaining && seconds > best.seconds)) {
-          const reset = Math.max(1, seconds - Math.floor((now - entry.start) / 1000));
-          best = { limit: entry.limit, remaining, seconds, reset };
+        remaining[i] = left;
+        if (
+          best < 0 ||
+          left < bestRemaining ||
+          (left === bestRemaining && entry.seconds > (windows[best] as ConfiguredWindow).seconds)
+        ) {
+          best = i;
+          bestRemaining = left;
         }
-        headers[WINDOW_HEADERS[entry.window].limit] = String(entry.limit);
-        headers[WINDOW_HEADERS[entry.window].remaining] = String(remaining);
+        headers[entry.limitHeader] = String(entry.limit);
+        headers[entry.remainingHeader] = String(left);
       }
-      if (best) {
-        headers['RateLimit-Limit'] = String(best.limit);
-        headers['RateLimit-Remaining'] = String(best.remaining);
-        headers['RateLimit-Reset'] = String(best.reset);
+      let reset = 0;
+      if (best >= 0) {
+        const entry = windows[best] as ConfiguredWindow;
+        reset = Math.max(1, entry.seconds - Math.floor((now - (starts[best] as number)) / 1000));
+        headers['RateLimit-Limit'] = String(entry.limit);
+        headers['RateLimit-Remaining'] = String(bestRemaining);
+        headers['RateLimit-Reset'] = String(reset);
       }
-      // With hide_client_headers Kong computes no reset, so a refusal carries no Retry-After either
-      const shown = config.hide_client_headers ? {} : headers;
-      if (stop !== undefined) {
-        const retryAfter: Record<string, string> =
-          config.hide_client_headers || !best ? {} : { 'Retry-After': String(best.reset) };
-        return kongExitError(config.error_code, config.error_message, { ...shown, ...retryAfter });
+      if (stop >= 0) {
+        // With hide_client_headers Kong computes no reset, so a refusal carries no Retry-After either
+        if (config.hide_client_headers) return kongExitError(config.error_code, config.error_message, {});
+        return kongExitError(config.error_code, config.error_message, {
+          ...headers,
+          'Retry-After': String(reset),
+        });
       }
-      for (const entry of usage) counters.increment(scope, id, entry.window, entry.start, now);
-      for (const [name, value] of Object.entries(shown)) context.responseHeaders.set(name, value);
+      for (let i = 0; i < windows.length; i++)
+        counters.increment(key, (windows[i] as ConfiguredWindow).window, starts[i] as number, now);
+      if (!config.hide_client_headers)
+        for (const name in headers) context.responseHeaders.set(name, headers[name] as string);
       return undefined;
     },
   };
