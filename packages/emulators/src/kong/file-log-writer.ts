@@ -2,14 +2,18 @@ import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 
 // file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
-// interleave or drop a line; the lines of one turn of the event loop are appended together right after it
-// (setImmediate), and flush() resolves once every queued line is on disk. Each batch opens the file afresh
+// interleave or drop a line; what arrives within BATCH_MS of a first line is appended together (Kong writes
+// each line at once: here a line reaches the file at most BATCH_MS after its response closed, which a reader
+// polling the log cannot tell apart), and flush() resolves once every queued line is on disk. Each batch opens the file afresh
 // (O_APPEND), as Kong's `reopen: true` does, so log rotation loses nothing.
 // To a regular file the writes are synchronous, as file-log's are in an nginx worker (ffi open/write/close):
 // three syscalls per batch cost far less than three round trips through libuv's thread pool. Anything else
 // (a FIFO, /dev/stdout on a pipe) can block for as long as its reader wants, so it is written asynchronously:
 // a stuck reader then holds up only the log, and the emulator still answers requests and signals. What the
 // path is, is looked up at the first batch and again after a batch fails (the path was replaced, say).
+
+/** How long the first line of a batch waits for others. */
+export const BATCH_MS = 10;
 
 export class FileLogWriter {
   private pending: string[] = [];
@@ -33,7 +37,7 @@ export class FileLogWriter {
 
   private async drain(): Promise<void> {
     while (this.pending.length > 0) {
-      await new Promise((resolve) => setImmediate(resolve)); // the rest of this turn's lines join the batch
+      await new Promise((resolve) => setTimeout(resolve, BATCH_MS)); // the lines that come meanwhile join
       const batch = this.pending;
       this.pending = [];
       try {
