@@ -232,12 +232,17 @@ export class ProxyPipeline {
       return send(mismatch);
     }
     let exit: KongExit | undefined;
+    // a client that leaves mid-access is logged once the access phase is over (nginx runs the log phase after
+    // it), so its line has the consumer jwt found
+    logged.accessRunning(true);
     try {
       exit = await this.options.chain.access(context);
     } catch (error) {
       // a client that cut its body off gets no answer (its stream is gone); it is logged as 499
       if (error instanceof RequestBodyAborted) return;
       exit = kongExitError(500, DEFAULT_ERROR_MESSAGES[500] as string);
+    } finally {
+      logged.accessRunning(false);
     }
     if (exit) {
       record.source = 'exit';
@@ -314,8 +319,9 @@ export class ProxyPipeline {
   }
 
   /**
-   * Runs the log phase once the response is closed (sent, refused, or cut by the client or at shutdown) and
-   * the request's record is attached, whichever comes last: a request cut while its body was read is logged too.
+   * Runs the log phase once the response is closed (sent, refused, or cut by the client or at shutdown), the
+   * request's record is attached and no access phase is running, whichever comes last: a request cut while
+   * its body was read is logged too.
    */
   private logWhenClosed(
     request: DownstreamRequest,
@@ -323,12 +329,13 @@ export class ProxyPipeline {
     snapshot: KongSnapshot,
     httpVersion: 1 | 2,
     body: RequestBody,
-  ): { attach(record: KongLogRecord): void } {
+  ): { attach(record: KongLogRecord): void; accessRunning(running: boolean): void } {
     const socket = httpVersion === 1 ? request.socket : undefined;
     const writtenBefore = socket?.bytesWritten ?? 0;
     let writtenAtFinish: number | undefined;
     let attached: KongLogRecord | undefined;
     let closedHr: number | undefined;
+    let inAccess = false;
     let resolveDone = () => {};
     const done = new Promise<void>((resolve) => {
       resolveDone = resolve;
@@ -336,7 +343,8 @@ export class ProxyPipeline {
     const plugins = this.options.logPlugins ?? [];
     const run = () => {
       const record = attached;
-      if (!record || closedHr === undefined) return;
+      if (!record || closedHr === undefined || inAccess) return;
+      attached = undefined; // once
       record.endedHr = closedHr;
       record.requestSize += body.received;
       if (record.status === 0) record.status = response.headersSent ? response.statusCode : 499;
@@ -357,6 +365,10 @@ export class ProxyPipeline {
     return {
       attach: (record) => {
         attached = record;
+        run();
+      },
+      accessRunning: (running) => {
+        inAccess = running;
         run();
       },
     };

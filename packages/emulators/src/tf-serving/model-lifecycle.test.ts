@@ -1,6 +1,7 @@
-import { cp, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { status } from '@grpc/grpc-js';
 import {
@@ -10,6 +11,7 @@ import {
   ModelVersionStatus_State as State,
 } from '@modelgate/proto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../testing/eventually.js';
 import type { ModelRunner } from './model-runner.js';
 import { createModelRunner } from './model-runner-factory.js';
 import { type ModelRepository, modelRepository } from './testing/model-repository.js';
@@ -46,10 +48,20 @@ async function basePath(versions: number[], model = 'classifier'): Promise<strin
   return base;
 }
 
-function addVersion(base: string, version: number, model = 'classifier'): Promise<void> {
-  return cp(join(fixtures.basePath(model), String(version)), join(base, String(version)), {
+/**
+ * Copies a fixture version into the base path the way a deployment should: staged beside it, then renamed in,
+ * so a poll can never see a version folder whose files are still being copied (it would fail to load, and a
+ * failed version stays END). A base path that does not exist yet appears whole, with the version in it.
+ */
+async function addVersion(base: string, version: number, model = 'classifier'): Promise<void> {
+  const staged = await mkdtemp(join(dirname(base), '.staging-'));
+  await cp(join(fixtures.basePath(model), String(version)), join(staged, String(version)), {
     recursive: true,
   });
+  if (existsSync(base)) {
+    await rename(join(staged, String(version)), join(base, String(version)));
+    await rm(staged, { recursive: true });
+  } else await rename(staged, base);
 }
 
 function emulator(options: TfServingEmulatorOptions) {
@@ -62,11 +74,6 @@ function emulator(options: TfServingEmulatorOptions) {
   });
   started.push(instance);
   return { instance, lines };
-}
-
-/** Waits (without a deadline of its own: the test's timeout is the limit) until `check` holds. */
-async function eventually(check: () => boolean | Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 async function statusClient(grpcPort: number) {

@@ -127,7 +127,7 @@ describe('TfServingEmulator from code', () => {
       const inFlight = client.predict(
         predictRequest(DEFAULT_POLICY, { model: 'half_plus_two' }, { batchSize: 3 }),
       );
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await slow.started(2); // the second run sleeps 150 ms: stop() comes while it is in flight
       expect(slow.batchSizes).toEqual([1, 3]);
       await Promise.all([
         instance.stop(),
@@ -171,6 +171,8 @@ describe('run timeouts', () => {
     const { grpcPort, restPort } = await instance.start();
     const client = createPromiseClient(PredictionService, `localhost:${grpcPort}`);
     try {
+      // connected first, so the 50 ms deadline is spent on the server and not on a slow connect
+      await client.waitForReady(new Date(Date.now() + 10_000));
       await expect(
         client.predict(predictRequest(DEFAULT_POLICY, { model: 'half_plus_two' }), { timeoutMs: 50 }),
       ).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });

@@ -98,20 +98,31 @@ type KidCheck = 'exact' | 'type';
 
 /** Claims by name and type, plus the values that must be equal (issuer, audience, client, roles as sets). */
 /**
- * A token's exp - iat. Keycloak's TokenManager stamps iat, then reads the clock again for an access token's exp
- * (now + lifespan) and copies that exp into the ID token it stamps later, so the real server's figure can be a
- * second off the configured lifespan either way; `sameLifetime` (an equality tester) allows that second.
+ * A token's exp - iat. Keycloak's TokenManager stamps an access token's iat, then reads the clock again for its
+ * exp (now + lifespan), so across a second boundary the real server's figure is one more than the lifespan; a
+ * refresh token's exp comes from the client session's timestamp, which is its iat, so it is exact.
+ * `sameLifetime` (an equality tester for `expect(emulator).toEqual(real)`) allows exactly that.
  */
 export class TokenLifetime {
-  constructor(readonly seconds: number) {}
+  constructor(
+    readonly seconds: number,
+    readonly kind: 'access' | 'refresh',
+  ) {}
 }
 
-export function sameLifetime(a: unknown, b: unknown): boolean | undefined {
-  if (a instanceof TokenLifetime && b instanceof TokenLifetime) return Math.abs(a.seconds - b.seconds) <= 1;
-  return undefined;
+export function sameLifetime(emulator: unknown, real: unknown): boolean | undefined {
+  if (!(emulator instanceof TokenLifetime) || !(real instanceof TokenLifetime)) return undefined;
+  if (emulator.kind !== real.kind) return false;
+  const extra = real.seconds - emulator.seconds;
+  return extra === 0 || (real.kind === 'access' && extra === 1);
 }
 
-function tokenView(token: string, exactClaims: string[], kid: KidCheck): unknown {
+function tokenView(
+  token: string,
+  kind: TokenLifetime['kind'],
+  exactClaims: string[],
+  kid: KidCheck,
+): unknown {
   const claims = decodeJwt(token) as Record<string, unknown>;
   const header = decodeProtectedHeader(token);
   const realmRoles = (claims.realm_access as { roles?: string[] } | undefined)?.roles;
@@ -126,7 +137,7 @@ function tokenView(token: string, exactClaims: string[], kid: KidCheck): unknown
     shape: typeShape(claims),
     exact,
     realmRoles: realmRoles ? [...realmRoles].sort() : undefined,
-    lifetime: new TokenLifetime(Number(claims.exp) - Number(claims.iat)),
+    lifetime: new TokenLifetime(Number(claims.exp) - Number(claims.iat), kind),
     jtiPrefix: jti.includes(':') ? jti.split(':')[0] : 'none',
   };
 }
@@ -177,11 +188,11 @@ function tokenResponseView(
     fixed: { ...fixed, scope: scopeSet(scope) },
     expiresIn: within(expiresIn, access),
     refreshExpiresIn: refresh === undefined ? refreshExpiresIn : within(refreshExpiresIn, refresh),
-    access: tokenView(String(access), exactClaims, kid),
+    access: tokenView(String(access), 'access', exactClaims, kid),
     refresh:
       refresh === undefined
         ? undefined
-        : tokenView(String(refresh), ['typ', 'azp', 'scope', 'aud_x', 'prov'], 'type'),
+        : tokenView(String(refresh), 'refresh', ['typ', 'azp', 'scope', 'aud_x', 'prov'], 'type'),
   };
 }
 

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORRELATION_HEADER, type GatewayConfig } from '@modelgate/policy';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { eventually } from '../../testing/eventually.js';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';
 import { grpcCall } from '../testing/grpc-call.js';
@@ -201,10 +202,12 @@ describe('file-log', () => {
     socket.write(
       `POST /v1/models/classifier:predict HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${await token('ops-console')}\r\nContent-Length: 100\r\n\r\n0123456789`,
     );
-    await new Promise((resolve) => setTimeout(resolve, 50));
     socket.destroy();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    await kong.flushLogs();
+    // the emulator reads the request in its own time: wait for its line, however long that takes
+    await eventually(async () => {
+      await kong.flushLogs();
+      return (await logLines(logPath)).length > 0;
+    });
     const [line, ...others] = await logLines(logPath);
     expect(others).toEqual([]);
     expect(line).toMatchObject({
@@ -219,9 +222,10 @@ describe('file-log', () => {
   it('writes every line of the requests answered before stop(), and of those cut by it', async () => {
     const path = join(dir, 'shutdown.log');
     const slow = await startEchoUpstream();
+    let reached = 0;
     const hanging = await import('node:http').then(({ createServer }) =>
       createServer(() => {
-        // never answers: the request is in flight when the emulator stops
+        reached++; // never answers: the request is in flight when the emulator stops
       }),
     );
     await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
@@ -245,7 +249,7 @@ describe('file-log', () => {
         (error: unknown) => error,
       ),
     );
-    await new Promise((resolve) => setTimeout(resolve, 100)); // the 5 reach the hanging upstream
+    await eventually(async () => reached === 5); // the 5 are at the hanging upstream
     await own.stop(); // no flushLogs() first: stop() itself must write them all
     await Promise.all(cut);
     const lines = await logLines(path);

@@ -7,18 +7,28 @@ import type { LoadedServable, ModelRunner } from '../model-runner.js';
 export function countingRunner(
   inner: ModelRunner,
   options: { delayMs?: number } = {},
-): ModelRunner & { batchSizes: number[] } {
+): ModelRunner & { batchSizes: number[]; started(runs: number): Promise<void> } {
   const batchSizes: number[] = [];
+  const waiters: { runs: number; resolve: () => void }[] = [];
   return {
     backend: inner.backend,
     description: `counting ${inner.description}`,
     batchSizes,
+    /** Resolves once `runs` runs have started (without a sleep that a loaded machine can outlast). */
+    started: (runs) =>
+      batchSizes.length >= runs
+        ? Promise.resolve()
+        : new Promise((resolve) => waiters.push({ runs, resolve })),
     async load(source) {
       const servable = await inner.load(source);
       const counted: LoadedServable = {
         signatures: servable.signatures,
         async run(signatureKey, inputs, outputAliases) {
           batchSizes.push(Object.values(inputs)[0]?.shape[0] ?? 0);
+          for (const waiter of waiters.filter((each) => batchSizes.length >= each.runs)) {
+            waiters.splice(waiters.indexOf(waiter), 1);
+            waiter.resolve();
+          }
           if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
           return servable.run(signatureKey, inputs, outputAliases);
         },
