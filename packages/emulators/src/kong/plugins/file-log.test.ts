@@ -193,6 +193,23 @@ describe('file-log', () => {
     expect(new Set(ids)).toEqual(new Set(answers.map((answer) => answer.id)));
   });
 
+  it('writes the lines of a burst in a batch of its own accord, with nobody calling flushLogs()', async () => {
+    const authorization = `Bearer ${await token('ops-console')}`;
+    const answers = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        fetch(`${kong.proxyUrl()}/v1/models/classifier`, { headers: { authorization } }).then(
+          async (response) => {
+            await response.arrayBuffer();
+            return response.headers.get('x-kong-request-id');
+          },
+        ),
+      ),
+    );
+    const ids = async () => (await logLines(logPath)).map((line) => (line.request as { id: string }).id);
+    await eventually(async () => (await ids()).length === answers.length, 5);
+    expect(new Set(await ids())).toEqual(new Set(answers));
+  });
+
   it('writes a line with status 499 for a client that goes away in the middle of its body, never proxied', async () => {
     const { connect } = await import('node:net');
     const { port } = new URL(kong.proxyUrl());
