@@ -4,6 +4,7 @@ export {
   type ContainerStackOptions,
   containerImages,
   defineContainers,
+  imagesFromEnv,
   NETWORK_ALIASES,
   startContainerStack,
   writeContainerStackFiles,

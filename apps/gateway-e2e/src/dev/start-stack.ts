@@ -15,6 +15,7 @@ import {
   engineHasNvidiaRuntime,
   type GpuDecision,
   type GpuMode,
+  imagesFromEnv,
   listNvidiaGpus,
   type ProviderChoice,
   type ProviderName,
@@ -85,12 +86,7 @@ export async function startStack(options: StartStackOptions): Promise<StartedSta
     const stack = await startContainerStack({
       policy,
       ...(secrets ? { secrets } : {}),
-      // every image can be replaced: a registry mirror, or locally built images (CI)
-      images: {
-        ...(env.MODELGATE_KONG_IMAGE ? { kong: env.MODELGATE_KONG_IMAGE } : {}),
-        ...(env.MODELGATE_KEYCLOAK_IMAGE ? { keycloak: env.MODELGATE_KEYCLOAK_IMAGE } : {}),
-        ...(env.MODELGATE_TF_SERVING_IMAGE ? { tfServing: env.MODELGATE_TF_SERVING_IMAGE } : {}),
-      },
+      images: imagesFromEnv(env),
       gpu: { enabled: gpu.useGpu, name: gpu.gpus[0]?.name ?? null },
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });

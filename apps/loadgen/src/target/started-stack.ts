@@ -1,5 +1,6 @@
 import { DEFAULT_POLICY, DEFAULT_SECRETS } from '@modelgate/policy';
 import {
+  imagesFromEnv,
   type RunningStack,
   type StackProgress,
   startContainerStack,
@@ -28,11 +29,7 @@ export async function startStackFor(
   return startContainerStack({
     policy: DEFAULT_POLICY,
     secrets: DEFAULT_SECRETS,
-    images: {
-      ...(env.MODELGATE_KONG_IMAGE ? { kong: env.MODELGATE_KONG_IMAGE } : {}),
-      ...(env.MODELGATE_KEYCLOAK_IMAGE ? { keycloak: env.MODELGATE_KEYCLOAK_IMAGE } : {}),
-      ...(env.MODELGATE_TF_SERVING_IMAGE ? { tfServing: env.MODELGATE_TF_SERVING_IMAGE } : {}),
-    },
+    images: imagesFromEnv(env),
     gpu: { enabled: false, name: null },
     onProgress,
   });

@@ -9,6 +9,7 @@ import {
   type ContainerDefinitions,
   containerImages,
   defineContainers,
+  imagesFromEnv,
   writeContainerStackFiles,
 } from './container-stack.js';
 import { NVIDIA_DEVICE_REQUEST, TF_SERVING_GPU_IMAGE } from './tf-serving-container.js';
@@ -145,5 +146,18 @@ describe('the TF Serving container', () => {
       keycloak: 'quay.io/keycloak/keycloak:26.7.3',
       tfServing: 'tensorflow/serving:2.21.0-gpu',
     });
+  });
+
+  it('takes them from MODELGATE_*_IMAGE, an empty variable keeping the default', () => {
+    const images = imagesFromEnv({
+      MODELGATE_KONG_IMAGE: 'mirror.example/kong:3.9.3',
+      MODELGATE_KEYCLOAK_IMAGE: '',
+      MODELGATE_TF_SERVING_IMAGE: 'modelgate-ci/tf-serving-emulator:2.21.0',
+    });
+    expect(images).toEqual({
+      kong: 'mirror.example/kong:3.9.3',
+      tfServing: 'modelgate-ci/tf-serving-emulator:2.21.0',
+    });
+    expect(containerImages({ images }).keycloak).toBe('quay.io/keycloak/keycloak:26.7.3');
   });
 });

@@ -59,6 +59,19 @@ export interface ContainerStackOptions {
 }
 
 /** The images: those asked for, else the pinned real ones (the GPU variant of TF Serving when asked). */
+/**
+ * The images the environment replaces (a registry mirror, or locally built images as in CI):
+ * MODELGATE_KONG_IMAGE, MODELGATE_KEYCLOAK_IMAGE, MODELGATE_TF_SERVING_IMAGE; an unset or empty one keeps
+ * the default.
+ */
+export function imagesFromEnv(env: NodeJS.ProcessEnv): Partial<ContainerImages> {
+  return {
+    ...(env.MODELGATE_KONG_IMAGE ? { kong: env.MODELGATE_KONG_IMAGE } : {}),
+    ...(env.MODELGATE_KEYCLOAK_IMAGE ? { keycloak: env.MODELGATE_KEYCLOAK_IMAGE } : {}),
+    ...(env.MODELGATE_TF_SERVING_IMAGE ? { tfServing: env.MODELGATE_TF_SERVING_IMAGE } : {}),
+  };
+}
+
 export function containerImages(options: Pick<ContainerStackOptions, 'images' | 'gpu'>): ContainerImages {
   return {
     kong: options.images?.kong ?? KONG_IMAGE,
