@@ -13,6 +13,7 @@ export interface VerifiedToken {
 
 interface Entry extends VerifiedToken {
   config: NormalizedKongConfig;
+  pluginId: string;
   /** The token's exp (seconds), or null when it has none. */
   exp: number | null;
   /** When it was verified (seconds): a clock set back before that is a miss. */
@@ -47,16 +48,18 @@ export class VerifiedTokenCache {
     token: string,
     nowSeconds: number,
   ): VerifiedToken | undefined {
-    const key = `${pluginId}\u0000${token}`;
-    const entry = this.entries.get(key);
+    // keyed by the token alone (no key string of 1 KB to build and hash per request); an entry of another
+    // plugin instance is a miss, and the two overwrite each other
+    const entry = this.entries.get(token);
     if (!entry) return undefined;
     const stale =
       entry.config !== config ||
+      entry.pluginId !== pluginId ||
       (entry.exp !== null && nowSeconds >= entry.exp) ||
       nowSeconds < entry.verifiedAt;
-    this.entries.delete(key);
+    this.entries.delete(token);
     if (stale) return undefined;
-    this.entries.set(key, entry); // most recently used goes last
+    this.entries.set(token, entry); // most recently used goes last
     return entry;
   }
 
@@ -67,9 +70,8 @@ export class VerifiedTokenCache {
     verified: VerifiedToken,
     nowSeconds: number,
   ): void {
-    const key = `${pluginId}\u0000${token}`;
-    this.entries.delete(key);
-    this.entries.set(key, { ...verified, config, exp: tokenExp(token), verifiedAt: nowSeconds });
+    this.entries.delete(token);
+    this.entries.set(token, { ...verified, config, pluginId, exp: tokenExp(token), verifiedAt: nowSeconds });
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.entries.delete(oldest);

@@ -6,7 +6,7 @@ import {
 } from '@modelgate/policy';
 import type { KongClock } from '../kong-clock.js';
 import type { KongPluginHandler } from '../kong-plugin.js';
-import { type KongRequestContext, kongExitJson } from '../kong-request.js';
+import { type KongExit, type KongRequestContext, kongExitJson } from '../kong-request.js';
 import type { VerifiedToken, VerifiedTokenCache } from './jwt-token-cache.js';
 
 // The jwt plugin (kong/plugins/jwt/handler.lua at 3.9.3, priority 1450): finds the tokens in the query, the
@@ -47,24 +47,36 @@ function parseCookies(header: string | undefined): Map<string, string> {
   return cookies;
 }
 
-const credentialsByConfig = new WeakMap<NormalizedKongConfig, JwtCredential[]>();
-
-/** The config's jwt credentials, each naming its consumer's id. */
-function credentialsOf(config: NormalizedKongConfig): JwtCredential[] {
-  let credentials = credentialsByConfig.get(config);
-  if (!credentials) {
-    credentials = config.jwt_secrets.map((secret) => ({
-      key: secret.key,
-      algorithm: secret.algorithm,
-      rsa_public_key: secret.rsa_public_key,
-      consumer: secret.consumer.id,
-    }));
-    credentialsByConfig.set(config, credentials);
-  }
-  return credentials;
+interface ConfigLookups {
+  /** The config's jwt credentials, each naming its consumer's id. */
+  credentials: JwtCredential[];
+  consumers: Map<string, NormalizedKongConfig['consumers'][number]>;
+  secrets: Map<string, NormalizedKongConfig['jwt_secrets'][number]>;
 }
 
-/** checkJwt, or the cache's answer for a single token it verified before under this config and plugin. */
+const lookupsByConfig = new WeakMap<NormalizedKongConfig, ConfigLookups>();
+
+/** What jwt looks up in a configuration, indexed once per configuration. */
+function lookupsOf(config: NormalizedKongConfig): ConfigLookups {
+  let lookups = lookupsByConfig.get(config);
+  if (!lookups) {
+    lookups = {
+      credentials: config.jwt_secrets.map((secret) => ({
+        key: secret.key,
+        algorithm: secret.algorithm,
+        rsa_public_key: secret.rsa_public_key,
+        consumer: secret.consumer.id,
+      })),
+      consumers: new Map(config.consumers.map((consumer) => [consumer.id, consumer])),
+      // the first secret of a key wins, as find() over the list did
+      secrets: new Map([...config.jwt_secrets].reverse().map((secret) => [secret.key, secret])),
+    };
+    lookupsByConfig.set(config, lookups);
+  }
+  return lookups;
+}
+
+/** checkJwt's verdict, as a refusal or the verified consumer and credential. */
 async function verify(
   context: KongRequestContext,
   config: KongJwtConfig,
@@ -72,55 +84,70 @@ async function verify(
   tokens: string[],
   nowSeconds: number,
   cache: VerifiedTokenCache | undefined,
-): Promise<VerifiedToken | Awaited<ReturnType<typeof checkJwt>>> {
-  const single = tokens.length === 1 ? tokens[0] : undefined;
-  const cached = single && cache?.get(context.config, pluginId, single, nowSeconds);
-  if (cached) return cached;
+): Promise<KongExit | VerifiedToken> {
   const result = await checkJwt(
     config,
-    credentialsOf(context.config),
+    lookupsOf(context.config).credentials,
     tokens.map((token) => `Bearer ${token}`),
     nowSeconds,
   );
-  if (!result.ok) return result;
+  if (!result.ok) return kongExitJson(401, result.body, { 'WWW-Authenticate': result.wwwAuthenticate });
   const verified = { consumer: result.consumer, credentialKey: result.credentialKey };
-  if (single) cache?.set(context.config, pluginId, single, verified, nowSeconds);
+  if (tokens.length === 1) cache?.set(context.config, pluginId, tokens[0] as string, verified, nowSeconds);
   return verified;
 }
 
-/** `cache`: verified tokens kept for speed (bounded, never past exp, flushed on POST /config). */
+/** Sets the verified consumer and credential on the request, or refuses one the config no longer has. */
+function authenticate(
+  context: KongRequestContext,
+  config: KongJwtConfig,
+  tokens: string[],
+  verified: VerifiedToken,
+): KongExit | undefined {
+  const lookups = lookupsOf(context.config);
+  const consumer = lookups.consumers.get(verified.consumer);
+  const secret = lookups.secrets.get(verified.credentialKey);
+  if (!consumer || !secret) {
+    const claimName = config.key_claim_name;
+    return kongExitJson(
+      401,
+      { message: `Could not find consumer for '${claimName}=${verified.credentialKey}'` },
+      { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
+    );
+  }
+  context.consumer = consumer;
+  context.credential = { id: secret.id, key: secret.key };
+  context.authenticatedJwtToken = tokens[0] ?? null;
+  const headers = context.upstreamHeaders;
+  headers.set('x-consumer-id', consumer.id);
+  headers.set('x-consumer-custom-id', consumer.custom_id);
+  headers.set('x-consumer-username', consumer.username);
+  headers.set('x-credential-identifier', secret.key);
+  headers.set('x-anonymous-consumer', null);
+  return undefined;
+}
+
+/**
+ * `cache`: verified tokens kept for speed (bounded, never past exp, flushed on POST /config). A token the cache
+ * holds is answered without a turn of the microtask queue; any other goes through checkJwt.
+ */
 export function jwtPlugin(clock: KongClock, cache?: VerifiedTokenCache): KongPluginHandler<KongJwtConfig> {
   return {
     name: 'jwt',
     priority: 1450,
-    async access(context, config, plugin) {
+    access(context, config, plugin) {
       // handler.lua skips every OPTIONS request, not only CORS preflights
       if (!config.run_on_preflight && context.request.method === 'OPTIONS') return undefined;
       const tokens = retrieveJwtTokens(context, config);
       const nowSeconds = Math.floor(clock.now() / 1000);
-      const result = await verify(context, config, plugin.id, tokens, nowSeconds, cache);
-      if ('ok' in result && !result.ok)
-        return kongExitJson(401, result.body, { 'WWW-Authenticate': result.wwwAuthenticate });
-      const consumer = context.config.consumers.find((candidate) => candidate.id === result.consumer);
-      const secret = context.config.jwt_secrets.find((candidate) => candidate.key === result.credentialKey);
-      if (!consumer || !secret) {
-        const claimName = config.key_claim_name;
-        return kongExitJson(
-          401,
-          { message: `Could not find consumer for '${claimName}=${result.credentialKey}'` },
-          { 'WWW-Authenticate': 'Bearer error="invalid_token"' },
-        );
-      }
-      context.consumer = consumer;
-      context.credential = { id: secret.id, key: secret.key };
-      context.authenticatedJwtToken = tokens[0] ?? null;
-      const headers = context.upstreamHeaders;
-      headers.set('x-consumer-id', consumer.id);
-      headers.set('x-consumer-custom-id', consumer.custom_id);
-      headers.set('x-consumer-username', consumer.username);
-      headers.set('x-credential-identifier', secret.key);
-      headers.set('x-anonymous-consumer', null);
-      return undefined;
+      const cached =
+        tokens.length === 1
+          ? cache?.get(context.config, plugin.id, tokens[0] as string, nowSeconds)
+          : undefined;
+      if (cached) return authenticate(context, config, tokens, cached);
+      return verify(context, config, plugin.id, tokens, nowSeconds, cache).then((outcome) =>
+        'consumer' in outcome ? authenticate(context, config, tokens, outcome) : outcome,
+      );
     },
   };
 }
