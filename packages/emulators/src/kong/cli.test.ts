@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig, MODEL_ACCESS_LUA_DIR } from '@modelgate/policy';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { type KongCliIo, main } from './cli.js';
 import { KongEmulator } from './kong-emulator.js';
 
@@ -91,6 +91,10 @@ describe('the kong emulator CLI', () => {
     const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
       child.on('exit', (code, signal) => resolve({ code, signal })),
     );
+    // an emulator that ignored both signals must not outlive the test, even one that timed out
+    onTestFinished(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     const proxyPort = await new Promise<number>((resolve) =>
       child.stderr?.on('data', (chunk) => {
         stderr += String(chunk);
