@@ -2,45 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { summarize } from '../engine/latency-histogram.js';
 import { OK } from '../engine/request-outcome.js';
 import { RunRecorder } from '../engine/run-recorder.js';
-import { pointResult } from '../scenarios/point-result.js';
 import type { LoadReport } from './load-report.js';
 import { MergeError, mergeReports } from './merge-reports.js';
+import { testReport } from './testing/test-report.js';
 
-function report(recorder: RunRecorder, scenario: LoadReport['scenario'] = 'throughput'): LoadReport {
-  const measurement = {
-    recorder,
-    health: { cpuShare: 0.3, eventLoopLagMs: { p50: 1, p99: 2, max: 3 } },
-    generatorLimited: false,
-    generatorLimitReasons: [],
-    startedAt: '2026-12-03T08:00:00.000Z',
-    endedAt: '2026-12-03T08:00:02.000Z',
-  };
-  const point = pointResult(recorder, [measurement], {
-    label: 'batch=1 rate=100',
-    arm: null,
-    transport: 'grpc',
-    batchSize: 1,
-    load: { kind: 'open', schedule: 'constant', rate: 100 },
-    durationMs: 2000,
-    workers: 1,
-    trials: 1,
-  });
-  return {
-    schemaVersion: 1,
-    tool: { name: '@modelgate/loadgen', version: '0.1.0', engine: 'node' },
-    scenario,
-    parameters: {},
-    target: { kind: 'bare', source: 'target grpc://ms:8500', provider: null },
-    startedAt: '2026-12-03T08:00:00.000Z',
-    endedAt: '2026-12-03T08:00:02.000Z',
-    results: [point],
-    unavailableArms: [],
-    deltas: [],
-    search: null,
-    telemetry: { prometheus: [], gpu: [], gpuNote: 'none' },
-    thresholds: [],
-  };
-}
+const report = (recorder: RunRecorder, scenario: LoadReport['scenario'] = 'throughput'): LoadReport =>
+  testReport(recorder, { report: { scenario } });
 
 describe('mergeReports', () => {
   it('merges the same scenario from two machines exactly: the percentiles of all requests, rates summed', () => {

@@ -2,12 +2,12 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { failure, OK } from '../engine/request-outcome.js';
 import { RunRecorder } from '../engine/run-recorder.js';
-import { pointResult } from '../scenarios/point-result.js';
 import { csvTimeSeries } from './csv-report.js';
 import { htmlReport } from './html-report.js';
 import { LOAD_REPORT_SCHEMA, type LoadReport, parseLoadReport, reportJsonSchema } from './load-report.js';
 import { markdownReport } from './markdown-report.js';
 import { REPORT_JSON_SCHEMA_FILE } from './report-schema-file.js';
+import { testReport } from './testing/test-report.js';
 import { checkThresholds, parseThreshold } from './thresholds.js';
 
 function sampleReport(): LoadReport {
@@ -16,39 +16,17 @@ function sampleReport(): LoadReport {
     recorder.recordSend(i * 10, 0);
     recorder.recordCompletion(i * 10, 5 + (i % 10), 4 + (i % 10), i === 7 ? failure('grpc:UNAVAILABLE') : OK);
   }
-  const measurement = {
-    recorder,
-    health: { cpuShare: 0.2, eventLoopLagMs: { p50: 1, p99: 2, max: 3 } },
-    generatorLimited: false,
-    generatorLimitReasons: [],
-    startedAt: '2026-12-03T08:00:00.000Z',
-    endedAt: '2026-12-03T08:00:02.000Z',
-  };
-  const point = pointResult(recorder, [measurement], {
-    label: 'direct',
-    arm: 'direct',
-    transport: 'grpc',
-    batchSize: 8,
-    load: { kind: 'open', schedule: 'constant', rate: 100 },
-    durationMs: 2000,
-    workers: 1,
-    trials: 1,
+  return testReport(recorder, {
+    cpuShare: 0.2,
+    point: { label: 'direct', arm: 'direct', batchSize: 8 },
+    report: {
+      scenario: 'auth-overhead',
+      parameters: { rate: 100 },
+      target: { kind: 'bare', source: 'target grpc://127.0.0.1:8500', provider: null },
+      unavailableArms: [{ arm: 'jwt', reason: 'the target has no gateway' }],
+      telemetry: { prometheus: [], gpu: [], gpuNote: 'no nvidia-smi here' },
+    },
   });
-  return {
-    schemaVersion: 1,
-    tool: { name: '@modelgate/loadgen', version: '0.1.0', engine: 'node' },
-    scenario: 'auth-overhead',
-    parameters: { rate: 100 },
-    target: { kind: 'bare', source: 'target grpc://127.0.0.1:8500', provider: null },
-    startedAt: '2026-12-03T08:00:00.000Z',
-    endedAt: '2026-12-03T08:00:02.000Z',
-    results: [point],
-    unavailableArms: [{ arm: 'jwt', reason: 'the target has no gateway' }],
-    deltas: [],
-    search: null,
-    telemetry: { prometheus: [], gpu: [], gpuNote: 'no nvidia-smi here' },
-    thresholds: [],
-  };
 }
 
 describe('the report', () => {
