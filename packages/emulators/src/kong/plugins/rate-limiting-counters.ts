@@ -63,10 +63,11 @@ const WINDOW_INDEX = Object.fromEntries(RATE_LIMIT_WINDOWS.map((window, i) => [w
  * several windows builds no key per window.
  */
 export class RateLimitCounters {
-  /** Group (window end * 8 + window index) -> counter key -> count; few groups (one per live window). */
+  /**
+   * Group id -> counter key -> count; few groups (one per live window). The id is the window's end (ms) * 8
+   * plus the window's index, so it orders groups by end and gives the end back (`endOf`).
+   */
   private readonly groups = new Map<number, Map<string, number>>();
-  /** Each group's window end, for expiry. */
-  private readonly groupEnds = new Map<number, number>();
   private total = 0;
 
   constructor(private readonly capacity = DEFAULT_COUNTER_CAPACITY) {}
@@ -76,23 +77,25 @@ export class RateLimitCounters {
     return this.total;
   }
 
-  private static group(window: RateLimitWindow, start: number): { id: number; end: number } {
-    const end = start + WINDOW_SECONDS[window] * 1000;
-    return { id: end * 8 + WINDOW_INDEX[window], end };
+  private static groupId(window: RateLimitWindow, start: number): number {
+    return (start + WINDOW_SECONDS[window] * 1000) * 8 + WINDOW_INDEX[window];
+  }
+
+  private static endOf(groupId: number): number {
+    return Math.floor(groupId / 8);
   }
 
   usage(key: string, window: RateLimitWindow, start: number): number {
-    return this.groups.get(RateLimitCounters.group(window, start).id)?.get(key) ?? 0;
+    return this.groups.get(RateLimitCounters.groupId(window, start))?.get(key) ?? 0;
   }
 
   increment(key: string, window: RateLimitWindow, start: number, now: number): void {
-    const { id, end } = RateLimitCounters.group(window, start);
+    const id = RateLimitCounters.groupId(window, start);
     this.evictExpired(now);
     let group = this.groups.get(id);
     if (!group) {
       group = new Map();
       this.groups.set(id, group);
-      this.groupEnds.set(id, end);
     }
     const count = group.get(key);
     if (count === undefined) this.total++;
@@ -101,18 +104,16 @@ export class RateLimitCounters {
   }
 
   private evictExpired(now: number): void {
-    for (const [id, end] of this.groupEnds) {
-      if (end > now) continue;
-      this.total -= this.groups.get(id)?.size ?? 0;
+    for (const [id, group] of this.groups) {
+      if (RateLimitCounters.endOf(id) > now) continue;
+      this.total -= group.size;
       this.groups.delete(id);
-      this.groupEnds.delete(id);
     }
   }
 
   private evictOldest(): void {
     let first: number | undefined;
-    for (const [id, end] of this.groupEnds)
-      if (first === undefined || end < (this.groupEnds.get(first) as number)) first = id;
+    for (const id of this.groups.keys()) if (first === undefined || id < first) first = id;
     if (first === undefined) return;
     const group = this.groups.get(first) as Map<string, number>;
     const oldest = group.keys().next();
@@ -120,9 +121,6 @@ export class RateLimitCounters {
       group.delete(oldest.value);
       this.total--;
     }
-    if (group.size === 0) {
-      this.groups.delete(first);
-      this.groupEnds.delete(first);
-    }
+    if (group.size === 0) this.groups.delete(first);
   }
 }

@@ -114,7 +114,6 @@ export function rateLimitingPlugin(
           0,
           stop < 0 || stop === i ? (remaining[i] as number) - 1 : (remaining[i] as number),
         );
-        remaining[i] = left;
         if (
           best < 0 ||
           left < bestRemaining ||
