@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_POLICY, DEFAULT_SECRETS, kongConfig, MODEL_ACCESS_LUA_DIR } from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
+import { eventually } from '../testing/eventually.js';
 import { type KongCliIo, main } from './cli.js';
 import { KongEmulator } from './kong-emulator.js';
 
@@ -104,7 +105,7 @@ describe('the kong emulator CLI', () => {
     );
     await (await fetch(`http://127.0.0.1:${proxyPort}/nowhere`)).text(); // one log line to write
     child.kill('SIGTERM');
-    while (!stderr.includes('SIGTERM, stopping')) await new Promise((resolve) => setTimeout(resolve, 20));
+    await eventually(() => stderr.includes('SIGTERM, stopping'), 20);
     child.kill('SIGTERM');
     // killed by the signal: a shell reports 143
     expect(await exit).toEqual({ code: null, signal: 'SIGTERM' });

@@ -13,6 +13,7 @@ import {
   type Tensor,
 } from '@modelgate/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually } from '../testing/eventually.js';
 import type { ModelRunner } from './model-runner.js';
 import { createModelRunner } from './model-runner-factory.js';
 import { countingRunner } from './testing/counting-runner.js';
@@ -180,7 +181,7 @@ describe('run timeouts', () => {
         ':tensorflow:serving:request_count{model_name="half_plus_two",status="DEADLINE_EXCEEDED"} 1';
       const page = () =>
         fetch(`http://127.0.0.1:${restPort}/monitoring/prometheus/metrics`).then((r) => r.text());
-      while (!(await page()).includes(counted)) await new Promise((resolve) => setTimeout(resolve, 50));
+      await eventually(async () => (await page()).includes(counted));
     } finally {
       client.close();
       await instance.stop();

@@ -96,7 +96,6 @@ function scopeSet(scope: unknown): unknown {
 /** Which key signed: the imported RSA key's kid is the same on both; generated keys (HMAC, master) only by type. */
 type KidCheck = 'exact' | 'type';
 
-/** Claims by name and type, plus the values that must be equal (issuer, audience, client, roles as sets). */
 /**
  * A token's exp - iat. Keycloak's TokenManager stamps an access token's iat, then reads the clock again for its
  * exp (now + lifespan), so across a second boundary the real server's figure is one more than the lifespan; a
@@ -117,6 +116,7 @@ export function sameLifetime(emulator: unknown, real: unknown): boolean | undefi
   return extra === 0 || (real.kind === 'access' && extra === 1);
 }
 
+/** Claims by name and type, plus the values that must be equal (issuer, audience, client, roles as sets). */
 function tokenView(
   token: string,
   kind: TokenLifetime['kind'],

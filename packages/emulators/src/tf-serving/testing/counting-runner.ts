@@ -9,7 +9,7 @@ export function countingRunner(
   options: { delayMs?: number } = {},
 ): ModelRunner & { batchSizes: number[]; started(runs: number): Promise<void> } {
   const batchSizes: number[] = [];
-  const waiters: { runs: number; resolve: () => void }[] = [];
+  const waiters = new Set<{ runs: number; resolve: () => void }>();
   return {
     backend: inner.backend,
     description: `counting ${inner.description}`,
@@ -18,15 +18,16 @@ export function countingRunner(
     started: (runs) =>
       batchSizes.length >= runs
         ? Promise.resolve()
-        : new Promise((resolve) => waiters.push({ runs, resolve })),
+        : new Promise((resolve) => waiters.add({ runs, resolve })),
     async load(source) {
       const servable = await inner.load(source);
       const counted: LoadedServable = {
         signatures: servable.signatures,
         async run(signatureKey, inputs, outputAliases) {
           batchSizes.push(Object.values(inputs)[0]?.shape[0] ?? 0);
-          for (const waiter of waiters.filter((each) => batchSizes.length >= each.runs)) {
-            waiters.splice(waiters.indexOf(waiter), 1);
+          for (const waiter of waiters) {
+            if (batchSizes.length < waiter.runs) continue;
+            waiters.delete(waiter);
             waiter.resolve();
           }
           if (options.delayMs) await new Promise((resolve) => setTimeout(resolve, options.delayMs));
