@@ -2,10 +2,10 @@ import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 
 // file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
-// interleave or drop a line; what arrives within BATCH_MS of a first line is appended together (Kong writes
+// interleave or drop a line. What arrives within BATCH_MS of a first line is appended together (Kong writes
 // each line at once: here a line reaches the file at most BATCH_MS after its response closed, which a reader
-// polling the log cannot tell apart), and flush() resolves once every queued line is on disk. Each batch opens the file afresh
-// (O_APPEND), as Kong's `reopen: true` does, so log rotation loses nothing.
+// polling the log cannot tell apart); flush() resolves once every queued line is on disk. Each batch opens
+// the file afresh (O_APPEND), as Kong's `reopen: true` does, so log rotation loses nothing.
 // To a regular file the writes are synchronous, as file-log's are in an nginx worker (ffi open/write/close):
 // three syscalls per batch cost far less than three round trips through libuv's thread pool. Anything else
 // (a FIFO, /dev/stdout on a pipe) can block for as long as its reader wants, so it is written asynchronously:
