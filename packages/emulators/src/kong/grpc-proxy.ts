@@ -7,6 +7,8 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/policy';
+import type { HeaderList } from './http-proxy.js';
+import { headerTable } from './kong-request.js';
 import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted gRPC call to a grpc upstream over HTTP/2 cleartext and relays the answer as it comes:
@@ -41,16 +43,27 @@ function withoutPseudo(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
   return out;
 }
 
+/** An HTTP/2 header object as a header list, pseudo-headers left out. */
+function listOf(headers: IncomingHttpHeaders): HeaderList {
+  const list: HeaderList = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || value === undefined) continue;
+    if (Array.isArray(value)) for (const each of value) list.push(name, each);
+    else list.push(name, value);
+  }
+  return list;
+}
+
 /** Relays one call. Resolves 'failed' when the upstream could not be reached or reset the stream before answering. */
 export function forwardGrpc(
   upstreams: GrpcUpstreams,
   options: {
     service: NormalizedKongService;
     path: string;
-    headers: OutgoingHttpHeaders;
+    headers: HeaderList;
     body: RequestBody;
-    /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
-    extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
+    /** Called with the upstream's status and headers when it answers; returns the headers to send back. */
+    respond: (status: number, upstreamHeaders: readonly string[]) => HeaderList;
     /** Counts the message bytes relayed to the client. */
     sent?: (bytes: number) => void;
   },
@@ -64,7 +77,7 @@ export function forwardGrpc(
       resolve('failed');
       return;
     }
-    const headers: OutgoingHttpHeaders = { ...options.headers };
+    const headers = headerTable(options.headers);
     delete headers.host;
     const call = session.request({
       ...headers,
@@ -80,11 +93,10 @@ export function forwardGrpc(
     call.on('response', (answer, flags) => {
       answered = true;
       const status = Number(answer[':status'] ?? 200);
-      const upstreamHeaders = withoutPseudo(answer);
-      const relayed = { ...upstreamHeaders, ...options.extraHeaders(status, upstreamHeaders) };
+      const relayed = options.respond(status, listOf(answer));
       if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
         trailersOnly = true;
-        response.stream.respond({ ':status': status, ...relayed }, { endStream: true });
+        response.stream.respond({ ':status': status, ...headerTable(relayed) }, { endStream: true });
         resolve('answered');
         return;
       }

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpRequest } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/policy';
 import type { KongRequestContext } from './kong-request.js';
@@ -12,6 +12,12 @@ import type { RequestBody } from './request-body.js';
 // and back the upstream's status, headers and body.
 
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+/**
+ * Headers as node:http takes and gives them (`rawHeaders`): name, value, name, value..., names as written and
+ * repeats kept, so that a relayed header is neither parsed into an object nor validated twice.
+ */
+export type HeaderList = string[];
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -47,38 +53,84 @@ export function upstreamPath(
   return args === undefined ? escapeKongUri(path) : `${escapeKongUri(path)}?${args}`;
 }
 
-/** The request headers for the upstream: the client's minus hop-by-hop and pseudo-headers, plus Kong's. */
+/** The headers Kong sets on every upstream request itself; the client's own values of these are dropped. */
+const KONG_REQUEST_HEADERS = new Set([
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-path',
+  'x-real-ip',
+  'x-kong-request-id',
+]);
+
+/**
+ * The request headers for the upstream: the client's as sent, minus hop-by-hop and pseudo-headers and those
+ * Kong or a plugin sets (kong.service.request.set_header replaces every value), then Kong's and the plugins'.
+ */
 export function upstreamHeaders(
   context: KongRequestContext,
   service: NormalizedKongService,
   downstreamHost: string,
   downstreamPort: number,
-): OutgoingHttpHeaders {
-  const headers: OutgoingHttpHeaders = {};
-  for (const [name, value] of Object.entries(context.request.headers as IncomingHttpHeaders)) {
-    if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
-    headers[name] = value;
+): HeaderList {
+  const raw = context.request.rawHeaders;
+  const set = context.upstreamHeaders;
+  const headers: HeaderList = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.startsWith(':')) continue;
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || KONG_REQUEST_HEADERS.has(lower) || set.has(lower)) continue;
+    headers.push(name, raw[i + 1] as string);
   }
   const defaultPort = service.protocol === 'https' || service.protocol === 'grpcs' ? 443 : 80;
-  headers.host = context.route.preserve_host
+  const host = context.route.preserve_host
     ? downstreamHost
     : service.port === defaultPort
       ? service.host
       : `${service.host}:${service.port}`;
   const forwardedFor = context.request.headers['x-forwarded-for'];
-  headers['x-forwarded-for'] = forwardedFor
-    ? `${forwardedFor}, ${context.request.clientIp}`
-    : context.request.clientIp;
-  headers['x-forwarded-proto'] = 'http';
-  headers['x-forwarded-host'] = downstreamHost.replace(/:\d+$/, '');
-  headers['x-forwarded-port'] = String(downstreamPort);
-  headers['x-forwarded-path'] = context.request.rawPath ?? context.request.path;
-  headers['x-real-ip'] = context.request.clientIp;
-  headers['x-kong-request-id'] = context.requestId;
-  for (const [name, value] of context.upstreamHeaders) {
-    if (value === null) delete headers[name];
-    else headers[name] = value;
+  const { clientIp } = context.request;
+  headers.push(
+    'host',
+    host,
+    'x-forwarded-for',
+    forwardedFor ? `${forwardedFor}, ${clientIp}` : clientIp,
+    'x-forwarded-proto',
+    'http',
+    'x-forwarded-host',
+    downstreamHost.replace(/:\d+$/, ''),
+    'x-forwarded-port',
+    String(downstreamPort),
+    'x-forwarded-path',
+    context.request.rawPath ?? context.request.path,
+    'x-real-ip',
+    clientIp,
+    'x-kong-request-id',
+    context.requestId,
+  );
+  for (const [name, value] of set) if (value !== null) headers.push(name, value);
+  return headers;
+}
+
+/**
+ * The upstream's response headers as Kong relays them: hop-by-hop ones dropped, and those Kong sets itself
+ * (an ngx.header assignment replaces every value of the name), then Kong's own.
+ */
+export function relayedHeaders(upstream: readonly string[], kong: readonly string[]): HeaderList {
+  const headers: HeaderList = [];
+  next: for (let i = 0; i + 1 < upstream.length; i += 2) {
+    const name = upstream[i] as string;
+    const lower = name.toLowerCase();
+    if (lower !== 'content-length' && HOP_BY_HOP.has(lower)) continue;
+    for (let k = 0; k < kong.length; k += 2) {
+      const own = kong[k] as string;
+      if (own.length === name.length && own.toLowerCase() === lower) continue next;
+    }
+    headers.push(name, upstream[i + 1] as string);
   }
+  for (const each of kong) headers.push(each);
   return headers;
 }
 
@@ -101,22 +153,22 @@ export async function forwardHttp(
     service: NormalizedKongService;
     path: string;
     method: string;
-    headers: OutgoingHttpHeaders;
+    headers: HeaderList;
     body: RequestBody;
     requestBuffering: boolean;
-    /** Called with the upstream's status and headers when it answers; returns the headers Kong adds. */
-    extraHeaders: (status: number, headers: OutgoingHttpHeaders) => Record<string, string>;
+    /** Called with the upstream's status and headers when it answers; returns the headers to send back. */
+    respond: (status: number, upstreamHeaders: readonly string[]) => HeaderList;
   },
   response: DownstreamResponse,
 ): Promise<ForwardResult> {
   const buffered = options.requestBuffering ? await options.body.buffered() : undefined;
-  const headers = { ...options.headers };
+  const headers = [...options.headers];
   if (buffered) {
-    headers['content-length'] = String(buffered.kind === 'memory' ? buffered.data.length : buffered.size);
+    headers.push('content-length', String(buffered.kind === 'memory' ? buffered.data.length : buffered.size));
   } else {
     const declared = options.body.declaredLength;
-    if (declared !== undefined) headers['content-length'] = declared;
-    else headers['transfer-encoding'] = 'chunked';
+    if (declared !== undefined) headers.push('content-length', declared);
+    else headers.push('transfer-encoding', 'chunked');
   }
   return new Promise((resolve) => {
     let timedOut = false;
@@ -130,13 +182,8 @@ export async function forwardHttp(
         headers,
       },
       (answer) => {
-        const headers: OutgoingHttpHeaders = {};
-        for (const [name, value] of Object.entries(answer.headers)) {
-          if (value === undefined || (HOP_BY_HOP.has(name) && name !== 'content-length')) continue;
-          headers[name] = value;
-        }
-        Object.assign(headers, options.extraHeaders(answer.statusCode ?? 502, headers));
-        (response as ServerResponse).writeHead(answer.statusCode ?? 502, headers);
+        const status = answer.statusCode ?? 502;
+        (response as ServerResponse).writeHead(status, options.respond(status, answer.rawHeaders));
         answer.pipe(response as ServerResponse);
         answer.on('end', () => {
           answered = true;

@@ -120,6 +120,70 @@ describe('proxying REST over HTTP/1.1', () => {
     expect(response.headers.get('via')).toBe('1.1 kong/3.9.3');
   });
 
+  it('relays headers as nginx does: names as written, repeats kept, the ones Kong sets replacing the others', async () => {
+    const relay = await startEchoUpstream({
+      responseHeaders: [
+        'Via',
+        '1.0 upstream-cache',
+        'X-Kong-Request-Id',
+        'not-from-kong',
+        'Set-Cookie',
+        'a=1',
+        'Set-Cookie',
+        'b=2',
+        'X-Upstream-Case',
+        'Kept',
+      ],
+    });
+    try {
+      kong.replaceConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { ...upstream, restPort: relay.port }));
+      const authorization = `Bearer ${await token('ops-console')}`;
+      // a header array goes out as written: names in their case, repeats as separate lines
+      const answer = await new Promise<{ status: number; rawHeaders: string[] }>((resolve, reject) => {
+        const call = httpRequest(`${kong.proxyUrl()}/v1/models/classifier`, {
+          headers: [
+            'Host',
+            new URL(kong.proxyUrl()).host,
+            'Authorization',
+            authorization,
+            'X-Trace',
+            'one',
+            'x-trace',
+            'two',
+            'X-Real-IP',
+            '203.0.113.9',
+            'X-Consumer-Username',
+            'spoofed',
+            'X-Forwarded-Host',
+            'spoofed.example',
+          ],
+        });
+        call.on('response', (response) => {
+          response.resume();
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, rawHeaders: response.rawHeaders }),
+          );
+        });
+        call.on('error', reject);
+        call.end();
+      });
+      expect(answer.status).toBe(200);
+      const seen = relay.requests[0]?.rawHeaders ?? [];
+      const sent = (raw: string[], name: string) =>
+        raw.flatMap((each, i) => (i % 2 === 0 && each.toLowerCase() === name ? [raw[i + 1]] : []));
+      expect(seen.join('|')).toContain('X-Trace|one|x-trace|two');
+      expect(sent(seen, 'x-real-ip')).toEqual(['127.0.0.1']);
+      expect(sent(seen, 'x-consumer-username')).toEqual(['ops-console']);
+      expect(sent(seen, 'x-forwarded-host')).toEqual(['127.0.0.1']);
+      expect(sent(answer.rawHeaders, 'via')).toEqual(['1.1 kong/3.9.3']);
+      expect(sent(answer.rawHeaders, 'x-kong-request-id')).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/)]);
+      expect(sent(answer.rawHeaders, 'set-cookie')).toEqual(['a=1', 'b=2']);
+      expect(answer.rawHeaders).toContain('X-Upstream-Case');
+    } finally {
+      await relay.close();
+    }
+  });
+
   it('matches only the anchored model regex: /v1/models/classifierx is no route (404)', async () => {
     const response = await get('/v1/models/classifierx:predict', {
       authorization: `Bearer ${await token('ops-console')}`,

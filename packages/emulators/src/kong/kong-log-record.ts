@@ -38,7 +38,8 @@ export interface KongLogRecord {
   tries?: KongBalancerTry[];
   source: KongResponseSource;
   status: number;
-  responseHeaders: Record<string, string | string[]>;
+  /** The response's headers as sent (name, value, ...). */
+  responseHeaders: readonly string[];
   /** ngx.var.bytes_sent (status line, headers and body). */
   responseSize: number;
 }

@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { type KongLogRecord, kongLatencies } from './kong-log-record.js';
+import { headerTable } from './kong-request.js';
 
 // kong.log.serialize() at 3.9.3 (kong/pdk/log.lua): the table file-log writes as one JSON line. Values set
 // with kong.log.set_serialize_value (the per-model plugin's model and model_version, correlation-id's id) are
@@ -63,7 +64,11 @@ function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Reco
       size: record.requestSize,
     },
     upstream_uri: record.upstreamUri ?? '',
-    response: { status: record.status, headers: record.responseHeaders, size: record.responseSize },
+    response: {
+      status: record.status,
+      headers: headerTable(record.responseHeaders),
+      size: record.responseSize,
+    },
     latencies: { ...latencies, receive: 0 },
     client_ip: record.request.clientIp,
     started_at: record.startedAt,

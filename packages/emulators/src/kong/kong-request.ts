@@ -21,6 +21,8 @@ export interface KongRequest {
   /** The query as the client sent it (ngx.var.args), undefined without a `?`. */
   rawQuery?: string;
   headers: IncomingHttpHeaders;
+  /** The headers as sent (name, value, ...: names as written, repeats kept, HTTP/2 pseudo-headers included). */
+  rawHeaders: readonly string[];
   httpVersion: 1 | 2;
   protocol: KongRequestProtocol;
   /** The body as far as a plugin asked for it (see KongPluginHandler.bodyLimit); empty until then. */
@@ -90,4 +92,20 @@ export function kongExitError(
 export function firstHeader(headers: IncomingHttpHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * A header list (name, value, ...) by name, as kong.request.get_headers and ngx.resp.get_headers give it:
+ * lower-case names, repeated headers as arrays.
+ */
+export function headerTable(list: readonly string[]): Record<string, string | string[]> {
+  const table: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = (list[i] as string).toLowerCase();
+    const value = list[i + 1] as string;
+    const existing = table[name];
+    if (existing === undefined) table[name] = value;
+    else table[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+  }
+  return table;
 }

@@ -13,7 +13,7 @@ import {
 } from './error-response.js';
 import { forwardGrpc, type GrpcUpstreams } from './grpc-proxy.js';
 import { grpcRefusalHeaders } from './grpc-refusal.js';
-import { forwardHttp, upstreamHeaders, upstreamPath } from './http-proxy.js';
+import { forwardHttp, type HeaderList, relayedHeaders, upstreamHeaders, upstreamPath } from './http-proxy.js';
 import type { KongClock } from './kong-clock.js';
 import { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
 import type { KongLogRecord } from './kong-log-record.js';
@@ -37,6 +37,7 @@ const EMPTY_BODY = Buffer.alloc(0);
 // then the upstream or the refusal, shaped as gRPC when the request is gRPC over HTTP/2 (products.md 1g).
 
 export const KONG_SERVER_HEADER = `kong/${PRODUCT_VERSIONS.kong}`;
+const VIA = `1.1 ${KONG_SERVER_HEADER}`;
 export const NO_ROUTE_MESSAGE = 'no Route matched with those values';
 export const BAD_UPSTREAM_MESSAGE = DEFAULT_ERROR_MESSAGES[502] as string;
 export const UPSTREAM_TIMEOUT_MESSAGE = DEFAULT_ERROR_MESSAGES[504] as string;
@@ -76,19 +77,22 @@ function requestHeadLength(request: DownstreamRequest): number {
 }
 
 /** The header block of an HTTP/2 answer, counted as HTTP/1.1 would send it (for bytes_sent). */
-function headerBytes(status: number, headers: Record<string, string | string[]>): number {
+function headerBytes(status: number, headers: readonly string[]): number {
   let size = `HTTP/1.1 ${status} \r\n\r\n`.length;
-  for (const [name, value] of Object.entries(headers)) size += name.length + String(value).length + 4;
+  for (let i = 0; i + 1 < headers.length; i += 2)
+    size += (headers[i] as string).length + (headers[i + 1] as string).length + 4;
   return size;
 }
 
-function headerTable(headers: Record<string, unknown>): Record<string, string | string[]> {
-  const table: Record<string, string | string[]> = {};
+/** An object of headers as a header list (pseudo-headers left out, arrays as repeats). */
+function headerList(headers: Record<string, unknown>): HeaderList {
+  const list: HeaderList = [];
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined || name.startsWith(':')) continue;
-    table[name.toLowerCase()] = Array.isArray(value) ? value.map(String) : String(value);
+    if (Array.isArray(value)) for (const each of value) list.push(name, String(each));
+    else list.push(name, String(value));
   }
-  return table;
+  return list;
 }
 
 const UNRESOLVED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENODATA', 'EAI_NONAME']);
@@ -167,6 +171,7 @@ export class ProxyPipeline {
       rawQuery: target.args,
       rawPath: target.path,
       headers: request.headers,
+      rawHeaders: request.rawHeaders,
       httpVersion,
       protocol: grpcShaped ? 'grpc' : 'http',
       body: EMPTY_BODY,
@@ -186,7 +191,7 @@ export class ProxyPipeline {
       arrivedHr,
       source: 'error',
       status: 0,
-      responseHeaders: {},
+      responseHeaders: [],
       responseSize: 0,
     };
     logged.attach(record);
@@ -248,18 +253,25 @@ export class ProxyPipeline {
       record.source = 'exit';
       return send(exit, Object.fromEntries(context.responseHeaders));
     }
-    const responseExtras = (status: number, upstreamHeaders: Record<string, unknown>) => {
+    // the upstream answered: its headers less those Kong sets, then the plugins' and Kong's own
+    const respond = (status: number, upstream: readonly string[]): HeaderList => {
       record.upstreamAnsweredHr = performance.now();
       record.upstreamStatus = status;
       record.source = 'service';
       record.status = status;
-      const extras = {
-        ...Object.fromEntries(context.responseHeaders),
-        ...this.upstreamLatency(startedAt),
-        'X-Kong-Request-Id': requestId,
-      };
-      record.responseHeaders = headerTable({ ...upstreamHeaders, ...extras });
-      return extras;
+      const kong: HeaderList = [];
+      for (const [name, value] of context.responseHeaders) kong.push(name, value);
+      kong.push(
+        'Via',
+        VIA,
+        'X-Kong-Proxy-Latency',
+        String(Math.max(0, this.options.clock.now() - startedAt)),
+        'X-Kong-Request-Id',
+        requestId,
+      );
+      const headers = relayedHeaders(upstream, kong);
+      record.responseHeaders = headers;
+      return headers;
     };
 
     const headers = upstreamHeaders(context, service, host, localPort);
@@ -280,7 +292,7 @@ export class ProxyPipeline {
           path,
           headers,
           body,
-          extraHeaders: responseExtras,
+          respond,
           sent: (bytes) => {
             record.responseSize += bytes;
           },
@@ -301,7 +313,7 @@ export class ProxyPipeline {
           headers,
           body,
           requestBuffering: match.route.request_buffering,
-          extraHeaders: responseExtras,
+          respond,
         },
         response,
       );
@@ -378,13 +390,6 @@ export class ProxyPipeline {
     return { 'X-Kong-Response-Latency': String(Math.max(0, this.options.clock.now() - startedAt)) };
   }
 
-  private upstreamLatency(startedAt: number): Record<string, string> {
-    return {
-      Via: `1.1 ${KONG_SERVER_HEADER}`,
-      'X-Kong-Proxy-Latency': String(Math.max(0, this.options.clock.now() - startedAt)),
-    };
-  }
-
   private sendExit(
     response: DownstreamResponse,
     exit: KongExit,
@@ -400,7 +405,7 @@ export class ProxyPipeline {
     record.status = exit.status;
     if (grpcShaped) {
       const headers = grpcRefusalHeaders(exit, common);
-      record.responseHeaders = headerTable(headers);
+      record.responseHeaders = headerList(headers);
       (response as Http2ServerResponse).stream.respond(headers, { endStream: true });
       return;
     }
@@ -411,7 +416,7 @@ export class ProxyPipeline {
     }
     headers['Content-Type'] = rendered.contentType;
     headers['Content-Length'] = String(Buffer.byteLength(rendered.body));
-    record.responseHeaders = headerTable(headers);
+    record.responseHeaders = headerList(headers);
     (response as ServerResponse).writeHead(exit.status, headers);
     (response as ServerResponse).end(request.method === 'HEAD' ? undefined : rendered.body);
   }

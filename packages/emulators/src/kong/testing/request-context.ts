@@ -17,6 +17,7 @@ export function requestContext(
       method: 'GET',
       query: new URLSearchParams(),
       headers: {} as IncomingHttpHeaders,
+      rawHeaders: [],
       httpVersion: 1,
       protocol: 'http',
       body: Buffer.alloc(0),

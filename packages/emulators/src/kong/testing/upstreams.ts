@@ -9,6 +9,8 @@ export interface RecordedRequest {
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
+  /** The headers as they arrived: names as written, repeats kept. */
+  rawHeaders: string[];
   body: Buffer;
 }
 
@@ -31,8 +33,8 @@ function listen(server: Server | Http2Server): Promise<number> {
   );
 }
 
-/** Answers every request with 200 and a JSON echo of its method and path. */
-export async function startEchoUpstream(): Promise<TestUpstream> {
+/** Answers every request with 200 and a JSON echo of its method and path (and `responseHeaders`, name, value, ...). */
+export async function startEchoUpstream(options: { responseHeaders?: string[] } = {}): Promise<TestUpstream> {
   const requests: RecordedRequest[] = [];
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -42,10 +44,17 @@ export async function startEchoUpstream(): Promise<TestUpstream> {
         method: request.method ?? '',
         path: request.url ?? '',
         headers: request.headers,
+        rawHeaders: request.rawHeaders,
         body: Buffer.concat(chunks),
       });
       const body = JSON.stringify({ method: request.method, path: request.url });
-      response.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'echo' });
+      response.writeHead(200, [
+        'content-type',
+        'application/json',
+        'x-upstream',
+        'echo',
+        ...(options.responseHeaders ?? []),
+      ]);
       response.end(body);
     });
   });
@@ -80,7 +89,7 @@ export async function startRawGrpcUpstream(): Promise<TestUpstream> {
     sessions.add(session);
     session.on('close', () => sessions.delete(session));
   });
-  server.on('stream', (stream, headers) => {
+  server.on('stream', (stream, headers, _flags, rawHeaders: string[]) => {
     if (refuseWithoutTe(stream, headers)) return;
     const chunks: Buffer[] = [];
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -89,6 +98,7 @@ export async function startRawGrpcUpstream(): Promise<TestUpstream> {
         method: String(headers[':method']),
         path: String(headers[':path']),
         headers,
+        rawHeaders,
         body: Buffer.concat(chunks),
       });
       stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
