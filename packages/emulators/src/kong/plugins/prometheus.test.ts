@@ -1,9 +1,19 @@
-import type { GatewayConfig } from '@modelgate/policy';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SECRETS,
+  type GatewayConfig,
+  kongConfig,
+  MODEL_ACCESS_PLUGIN_SCHEMA,
+  validateKongConfig,
+} from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KongEmulator } from '../kong-emulator.js';
+import type { KongLogRecord } from '../kong-log-record.js';
 import { localGatewayConfig } from '../testing/local-gateway.js';
+import { requestContext } from '../testing/request-context.js';
 import { mintToken } from '../testing/tokens.js';
 import { startEchoUpstream, type TestUpstream } from '../testing/upstreams.js';
+import { KongPrometheusMetrics } from './prometheus.js';
 
 // The prometheus plugin: Kong's metric names and labels on the Status API's (and Admin API's) /metrics, each
 // per-request family only when its flag is on.
@@ -63,9 +73,14 @@ describe('prometheus', () => {
     );
     // exporter.lua's two bucket lists: Kong's own latency, and upstream/request latency
     const buckets = (family: string) =>
-      [...text.matchAll(new RegExp(`^${family}_bucket\\{le="([^"]+)",service="tf-serving-rest"`, 'gm'))].map(
-        (found) => found[1],
-      );
+      [
+        ...text.matchAll(
+          new RegExp(
+            `^${family}_bucket\\{service="tf-serving-rest",route="rest-classifier",workspace="default",le="([^"]+)"\\}`,
+            'gm',
+          ),
+        ),
+      ].map((found) => found[1]);
     expect(buckets('kong_kong_latency_ms')).toEqual([
       '1',
       '2',
@@ -168,5 +183,97 @@ describe('prometheus', () => {
     } finally {
       await own.stop();
     }
+  });
+});
+
+describe("the page, as Kong's nginx-lua-prometheus writes it", () => {
+  const config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
+    plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
+  });
+  const flags = {
+    per_consumer: true,
+    status_code_metrics: true,
+    latency_metrics: true,
+    bandwidth_metrics: true,
+  } as Parameters<ReturnType<KongPrometheusMetrics['plugin']>['log']>[1];
+
+  /** A proxied request's record: request 40 ms, upstream 30 ms, Kong's own 10 ms. */
+  function proxied(service: string): KongLogRecord {
+    const context = requestContext(config, { path: '/v1/models/classifier' });
+    context.service = { ...context.service, name: service };
+    context.route = { ...context.route, name: 'rest-classifier' };
+    return {
+      request: context.request,
+      requestId: '0123456789abcdef0123456789abcdef',
+      requestUri: '/v1/models/classifier',
+      origin: 'http://localhost:8000',
+      requestSize: 120,
+      context,
+      startedAt: 0,
+      arrivedHr: 0,
+      upstreamSentHr: 5,
+      upstreamAnsweredHr: 35,
+      endedHr: 40,
+      source: 'service',
+      status: 200,
+      responseHeaders: [],
+      responseSize: 300,
+    };
+  }
+
+  it('sorts every key byte-wise with HELP and TYPE before a family, le last, and no bucket below the smallest value', async () => {
+    const metrics = new KongPrometheusMetrics('node-1', '3.9.3');
+    const log = metrics.plugin({ id: 'ws', name: 'default' }).log;
+    log(proxied('b "quoted" \\ service'), flags, {} as never);
+    log(proxied('a-service'), flags, {} as never);
+    const text = await metrics.text();
+    expect([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((found) => `${found[1]} ${found[2]}`)).toEqual([
+      'kong_bandwidth_bytes counter',
+      'kong_datastore_reachable gauge',
+      'kong_http_requests_total counter',
+      'kong_kong_latency_ms histogram',
+      'kong_nginx_metric_errors_total counter',
+      'kong_node_info gauge',
+      'kong_request_latency_ms histogram',
+      'kong_upstream_latency_ms histogram',
+    ]);
+    const lines = text.split('\n');
+    const at = (line: string) => lines.indexOf(line);
+    // HELP then TYPE right before the family's first key
+    const help = at(
+      '# HELP kong_kong_latency_ms Latency added by Kong and enabled plugins for each service/route in Kong',
+    );
+    expect(lines[help + 1]).toBe('# TYPE kong_kong_latency_ms histogram');
+    const labels = 'service="a-service",route="rest-classifier",workspace="default"';
+    expect(lines[help + 2]).toBe(`kong_kong_latency_ms_bucket{${labels},le="10"} 1`);
+    // Kong's own 10 ms: no key for the bounds 1, 2, 5 and 7
+    expect(text).not.toContain(`kong_kong_latency_ms_bucket{${labels},le="7"}`);
+    expect(lines.slice(help + 2, help + 16)).toEqual([
+      ...[10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000].map(
+        (bound) => `kong_kong_latency_ms_bucket{${labels},le="${bound}"} 1`,
+      ),
+      `kong_kong_latency_ms_bucket{${labels},le="+Inf"} 1`,
+    ]);
+    // the keys sort as a whole: every series' buckets, then every _count, then every _sum
+    const quoted = 'service="b \\"quoted\\" \\\\ service",route="rest-classifier",workspace="default"';
+    const order = [
+      `kong_kong_latency_ms_bucket{${quoted},le="+Inf"} 1`,
+      `kong_kong_latency_ms_count{${labels}} 1`,
+      `kong_kong_latency_ms_count{${quoted}} 1`,
+      `kong_kong_latency_ms_sum{${labels}} 10`,
+      `kong_kong_latency_ms_sum{${quoted}} 10`,
+    ].map(at);
+    expect(order[0]).toBeGreaterThan(help);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    expect(order[4]).toBe((order[0] as number) + 4);
+    // the request's 40 ms is above the first upstream bucket (25)
+    expect(text).not.toContain(`kong_request_latency_ms_bucket{${labels},le="25"}`);
+    expect(text).toContain(`kong_request_latency_ms_bucket{${labels},le="50"} 1`);
+    expect(text).toContain(`kong_upstream_latency_ms_sum{${labels}} 30`);
+    expect(text).toContain(
+      'kong_bandwidth_bytes{service="a-service",route="rest-classifier",direction="egress",workspace="default",consumer=""} 300',
+    );
+    expect(text).toContain('kong_nginx_metric_errors_total 0');
+    expect(text).toContain('kong_node_info{node_id="node-1",version="3.9.3"} 1');
   });
 });

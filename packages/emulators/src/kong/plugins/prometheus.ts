@@ -1,5 +1,4 @@
 import type { KongPrometheusConfig } from '@modelgate/policy';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { KongLogPlugin } from '../kong-log-plugin.js';
 import { kongLatencies } from '../kong-log-record.js';
 import type { KongWorkspace } from '../kong-log-serializer.js';
@@ -7,6 +6,13 @@ import type { KongWorkspace } from '../kong-log-serializer.js';
 // The prometheus plugin (kong/plugins/prometheus at 3.9.3, priority 13): Kong's metric names and labels,
 // each per-request family recorded only when its flag is on (status_code_metrics, latency_metrics,
 // bandwidth_metrics; per_consumer fills the consumer label). Served on the Status and Admin APIs' /metrics.
+//
+// Stored and written as the nginx-lua-prometheus Kong bundles (kong/plugins/prometheus/prometheus.lua) does it,
+// which a generic client library does not: every series is a key (the metric name with its labels in declared
+// order, `le` last, bucket bounds zero-padded so that keys sort in bound order) that exists from its first
+// increment on, so a histogram has no bucket below its smallest observation; the page is every key sorted
+// byte-wise, each family's HELP and TYPE before its first key, `le` written back as a plain number and
+// `+Inf`, label values with only `\` and `"` escaped. Each series' keys are made once, when it first counts.
 
 /** exporter.lua's KONG_LATENCY_BUCKETS (milliseconds), for kong_kong_latency_ms. */
 export const KONG_LATENCY_BUCKETS = [
@@ -18,79 +24,246 @@ export const UPSTREAM_LATENCY_BUCKETS = [
   25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000,
 ];
 
-interface Observed {
-  observe(value: number): void;
+/** The prefix Kong's exporter gives every metric name on the page. */
+const PREFIX = 'kong_';
+
+type MetricType = 'counter' | 'gauge' | 'histogram';
+
+interface Family {
+  name: string;
+  help: string;
+  type: MetricType;
+  labelNames: readonly string[];
 }
 
-interface Counted {
-  inc(value?: number): void;
+/** One stored value: its key (what the page is sorted by) and its line as written. */
+interface Cell {
+  key: string;
+  line: string;
+  value: number;
+}
+
+/** full_metric_name's label values: only a backslash and a double quote are escaped. */
+function labelValue(value: string): string {
+  return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
+}
+
+/** `{k1="v1",k2="v2"}` in declared order, or nothing without labels. */
+function labelBlock(family: Family, values: readonly string[]): string {
+  if (family.labelNames.length === 0) return '';
+  return `{${family.labelNames.map((name, i) => `${name}="${labelValue(values[i] ?? '')}"`).join(',')}}`;
+}
+
+/**
+ * construct_bucket_format: the bounds zero-padded to the widest integer part and the longest fraction (at
+ * least one digit each), so that the keys of one series sort in bound order.
+ */
+function bucketFormat(buckets: readonly number[]): (bound: number) => string {
+  let order = 1;
+  let precision = 1;
+  for (const bound of buckets) {
+    const text = bound.toFixed(6).replace(/0*$/, ''); // string.format("%f") less its trailing zeros
+    const dot = text.indexOf('.');
+    order = Math.max(order, dot);
+    precision = Math.max(precision, text.length - dot - 1);
+  }
+  return (bound) => bound.toFixed(precision).padStart(order + precision + 1, '0');
+}
+
+/** A counter or gauge series. */
+class Series {
+  constructor(
+    private readonly registry: KongPrometheusRegistry,
+    private readonly key: string,
+  ) {}
+
+  private cell: Cell | undefined;
+
+  inc(by = 1): void {
+    this.cell ??= this.registry.cell(this.key, this.key);
+    this.cell.value += by;
+  }
+
+  set(value: number): void {
+    this.cell ??= this.registry.cell(this.key, this.key);
+    this.cell.value = value;
+  }
+}
+
+/** A histogram series: _count, _sum and a key per bucket, the last one `Inf`. */
+class HistogramSeries {
+  private readonly cells: (Cell | undefined)[];
+  private count: Cell | undefined;
+  private sum: Cell | undefined;
+
+  constructor(
+    private readonly registry: KongPrometheusRegistry,
+    private readonly name: string,
+    private readonly labels: string,
+    private readonly buckets: readonly number[],
+    private readonly format: (bound: number) => string,
+  ) {
+    this.cells = new Array(buckets.length + 1);
+  }
+
+  private bucket(index: number): Cell {
+    let cell = this.cells[index];
+    if (!cell) {
+      const prefix = `${this.name}_bucket${this.labels === '' ? '{' : `${this.labels.slice(0, -1)},`}`;
+      const bound = this.buckets[index];
+      cell =
+        bound === undefined
+          ? this.registry.cell(`${prefix}le="Inf"}`, `${prefix}le="+Inf"}`)
+          : this.registry.cell(`${prefix}le="${this.format(bound)}"}`, `${prefix}le="${bound}"}`);
+      this.cells[index] = cell;
+    }
+    return cell;
+  }
+
+  /** observe(): the count, the sum, every bucket whose bound is at least the value, and Inf. */
+  observe(value: number): void {
+    this.count ??= this.registry.cell(`${this.name}_count${this.labels}`);
+    this.sum ??= this.registry.cell(`${this.name}_sum${this.labels}`);
+    this.count.value += 1;
+    this.sum.value += value;
+    for (let i = this.buckets.length - 1; i >= 0 && value <= (this.buckets[i] as number); i--)
+      this.bucket(i).value += 1;
+    this.bucket(this.buckets.length).value += 1;
+  }
+}
+
+/** The metric store of one emulator: what Kong's shared dict `prometheus_metrics` holds. */
+class KongPrometheusRegistry {
+  private readonly families = new Map<string, Family>();
+  private readonly cells = new Map<string, Cell>();
+
+  register(name: string, help: string, type: MetricType, labelNames: readonly string[] = []): Family {
+    const family = { name, help, type, labelNames };
+    this.families.set(name, family);
+    return family;
+  }
+
+  /** The cell of a key (made on first use); `shown` is the key as the page writes it. */
+  cell(key: string, shown = key): Cell {
+    let cell = this.cells.get(key);
+    if (!cell) {
+      cell = { key, line: `${PREFIX}${shown} `, value: 0 };
+      this.cells.set(key, cell);
+    }
+    return cell;
+  }
+
+  series(family: Family, labelValues: readonly string[]): Series {
+    return new Series(this, `${family.name}${labelBlock(family, labelValues)}`);
+  }
+
+  histogram(family: Family, labelValues: readonly string[], buckets: readonly number[]): HistogramSeries {
+    return new HistogramSeries(
+      this,
+      family.name,
+      labelBlock(family, labelValues),
+      buckets,
+      bucketFormat(buckets),
+    );
+  }
+
+  /** metric_data(): every key in byte order, each family's HELP and TYPE before its first one. */
+  text(): string {
+    const cells = [...this.cells.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const seen = new Set<string>();
+    let text = '';
+    for (const cell of cells) {
+      const name = shortName(cell.key);
+      if (!seen.has(name)) {
+        seen.add(name);
+        const family = this.families.get(name);
+        if (family)
+          text += `# HELP ${PREFIX}${name} ${family.help}\n# TYPE ${PREFIX}${name} ${family.type}\n`;
+      }
+      text += `${cell.line}${cell.value}\n`;
+    }
+    return text;
+  }
+}
+
+/** short_metric_name: the key without its labels, and a histogram bucket's without `_bucket`. */
+function shortName(key: string): string {
+  const labels = key.indexOf('{');
+  if (labels < 0) return key;
+  const bucket = key.indexOf('_bucket{');
+  if (bucket >= 0 && key.includes('le=')) return key.slice(0, bucket);
+  return key.slice(0, labels);
 }
 
 /** The children of each per-request family for one service, route, workspace and consumer. */
 interface RouteSeries {
-  requestLatency: Observed;
-  upstreamLatency: Observed;
-  kongLatency: Observed;
-  ingress: Counted;
-  egress: Counted;
-  /** kong_http_requests_total's child for a status code and source (service, or kong). */
-  requests(status: number, fromService: boolean): Counted;
+  requestLatency: HistogramSeries;
+  upstreamLatency: HistogramSeries;
+  kongLatency: HistogramSeries;
+  ingress: Series;
+  egress: Series;
+  /** kong_http_requests_total's series for a status code and source (service, or kong). */
+  requests(status: number, fromService: boolean): Series;
 }
 
 export class KongPrometheusMetrics {
-  readonly registry = new Registry();
-  private readonly requests: Counter;
-  private readonly bandwidth: Counter;
-  private readonly kongLatency: Histogram;
-  private readonly upstreamLatency: Histogram;
-  private readonly requestLatency: Histogram;
+  private readonly registry = new KongPrometheusRegistry();
+  private readonly requests: Family;
+  private readonly bandwidth: Family;
+  private readonly kongLatency: Family;
+  private readonly upstreamLatency: Family;
+  private readonly requestLatency: Family;
 
   constructor(nodeId: string, version: string) {
-    const registers = [this.registry];
-    new Gauge({
-      name: 'kong_datastore_reachable',
-      help: 'Datastore reachable from Kong, 0 is unreachable',
-      registers,
-    }).set(1); // DB-less: the declarative config is the datastore
-    new Gauge({
-      name: 'kong_node_info',
-      help: 'Kong Node metadata information',
-      labelNames: ['node_id', 'version'],
-      registers,
-    }).set({ node_id: nodeId, version }, 1);
-    new Counter({
-      name: 'kong_nginx_metric_errors_total',
-      help: 'Number of nginx-lua-prometheus errors',
-      registers,
-    });
-    this.requests = new Counter({
-      name: 'kong_http_requests_total',
-      help: 'HTTP status codes per consumer/service/route in Kong',
-      labelNames: ['service', 'route', 'code', 'source', 'workspace', 'consumer'],
-      registers,
-    });
-    this.bandwidth = new Counter({
-      name: 'kong_bandwidth_bytes',
-      help: 'Total bandwidth (ingress/egress) throughput in bytes',
-      labelNames: ['service', 'route', 'direction', 'workspace', 'consumer'],
-      registers,
-    });
-    const latency = (name: string, help: string, buckets: number[]) =>
-      new Histogram({ name, help, labelNames: ['service', 'route', 'workspace'], buckets, registers });
-    this.kongLatency = latency(
-      'kong_kong_latency_ms',
+    const registry = this.registry;
+    // prometheus.lua's own error counter, set to 0 at init
+    registry
+      .series(
+        registry.register('nginx_metric_errors_total', 'Number of nginx-lua-prometheus errors', 'counter'),
+        [],
+      )
+      .set(0);
+    const reachable = registry.register(
+      'datastore_reachable',
+      'Datastore reachable from Kong, 0 is unreachable',
+      'gauge',
+    );
+    registry.series(reachable, []).set(1); // DB-less: the declarative config is the datastore
+    const nodeInfo = registry.register('node_info', 'Kong Node metadata information', 'gauge', [
+      'node_id',
+      'version',
+    ]);
+    registry.series(nodeInfo, [nodeId, version]).set(1);
+    this.requests = registry.register(
+      'http_requests_total',
+      'HTTP status codes per consumer/service/route in Kong',
+      'counter',
+      ['service', 'route', 'code', 'source', 'workspace', 'consumer'],
+    );
+    const latencyLabels = ['service', 'route', 'workspace'];
+    this.kongLatency = registry.register(
+      'kong_latency_ms',
       'Latency added by Kong and enabled plugins for each service/route in Kong',
-      KONG_LATENCY_BUCKETS,
+      'histogram',
+      latencyLabels,
     );
-    this.upstreamLatency = latency(
-      'kong_upstream_latency_ms',
+    this.upstreamLatency = registry.register(
+      'upstream_latency_ms',
       'Latency added by upstream response for each service/route in Kong',
-      UPSTREAM_LATENCY_BUCKETS,
+      'histogram',
+      latencyLabels,
     );
-    this.requestLatency = latency(
-      'kong_request_latency_ms',
+    this.requestLatency = registry.register(
+      'request_latency_ms',
       'Total latency incurred during requests for each service/route in Kong',
-      UPSTREAM_LATENCY_BUCKETS,
+      'histogram',
+      latencyLabels,
+    );
+    this.bandwidth = registry.register(
+      'bandwidth_bytes',
+      'Total bandwidth (ingress/egress) throughput in bytes',
+      'counter',
+      ['service', 'route', 'direction', 'workspace', 'consumer'],
     );
   }
 
@@ -105,6 +278,10 @@ export class KongPrometheusMetrics {
         const route = context.route.name ?? context.route.id;
         const consumer = config.per_consumer ? (context.consumer?.username ?? '') : '';
         const series = this.seriesOf(service, route, workspace.name, consumer);
+        if (config.bandwidth_metrics) {
+          if (record.requestSize > 0) series.ingress.inc(record.requestSize);
+          if (record.responseSize > 0) series.egress.inc(record.responseSize);
+        }
         if (config.status_code_metrics) series.requests(record.status, record.source === 'service').inc();
         if (config.latency_metrics) {
           // the file-log latencies: proxy is -1 (not observed) when nothing was proxied
@@ -113,38 +290,32 @@ export class KongPrometheusMetrics {
           if (latencies.proxy >= 0) series.upstreamLatency.observe(latencies.proxy);
           series.kongLatency.observe(latencies.kong);
         }
-        if (config.bandwidth_metrics) {
-          if (record.requestSize > 0) series.ingress.inc(record.requestSize);
-          if (record.responseSize > 0) series.egress.inc(record.responseSize);
-        }
       },
     };
   }
 
-  /**
-   * The series one service, route, workspace and consumer write to, looked up with one key per request (not
-   * one per family): prom-client hashes a label object on every call through a family.
-   */
+  /** The series one service, route, workspace and consumer write to, looked up with one key per request. */
   private readonly series = new Map<string, RouteSeries>();
 
   private seriesOf(service: string, route: string, ws: string, consumer: string): RouteSeries {
     const key = `${service}\u0000${route}\u0000${ws}\u0000${consumer}`;
     let found = this.series.get(key);
     if (!found) {
-      const latencyLabels = [service, route, ws];
-      const requestsByCode = new Map<string, Counted>();
+      const registry = this.registry;
+      const latency = [service, route, ws];
+      const requestsByCode = new Map<string, Series>();
       found = {
-        requestLatency: this.requestLatency.labels(...latencyLabels),
-        upstreamLatency: this.upstreamLatency.labels(...latencyLabels),
-        kongLatency: this.kongLatency.labels(...latencyLabels),
-        ingress: this.bandwidth.labels(service, route, 'ingress', ws, consumer),
-        egress: this.bandwidth.labels(service, route, 'egress', ws, consumer),
+        requestLatency: registry.histogram(this.requestLatency, latency, UPSTREAM_LATENCY_BUCKETS),
+        upstreamLatency: registry.histogram(this.upstreamLatency, latency, UPSTREAM_LATENCY_BUCKETS),
+        kongLatency: registry.histogram(this.kongLatency, latency, KONG_LATENCY_BUCKETS),
+        ingress: registry.series(this.bandwidth, [service, route, 'ingress', ws, consumer]),
+        egress: registry.series(this.bandwidth, [service, route, 'egress', ws, consumer]),
         requests: (status, fromService) => {
           const source = fromService ? 'service' : 'kong';
           const code = `${status}:${source}`;
           let child = requestsByCode.get(code);
           if (!child) {
-            child = this.requests.labels(service, route, String(status), source, ws, consumer);
+            child = registry.series(this.requests, [service, route, String(status), source, ws, consumer]);
             requestsByCode.set(code, child);
           }
           return child;
@@ -157,6 +328,6 @@ export class KongPrometheusMetrics {
 
   /** The exposition text, as GET /metrics answers it. */
   text(): Promise<string> {
-    return this.registry.metrics();
+    return Promise.resolve(this.registry.text());
   }
 }
