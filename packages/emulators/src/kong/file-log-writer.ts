@@ -1,16 +1,14 @@
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 
 // file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
 // interleave or drop a line. What arrives within BATCH_MS of a first line is appended together (Kong writes
 // each line at once: here a line reaches the file at most BATCH_MS after its response closed, which a reader
 // polling the log cannot tell apart); flush() resolves once every queued line is on disk. Each batch opens
 // the file afresh (O_APPEND), as Kong's `reopen: true` does, so log rotation loses nothing.
-// To a regular file the writes are synchronous, as file-log's are in an nginx worker (ffi open/write/close):
-// three syscalls per batch cost far less than three round trips through libuv's thread pool. Anything else
-// (a FIFO, /dev/stdout on a pipe) can block for as long as its reader wants, so it is written asynchronously:
-// a stuck reader then holds up only the log, and the emulator still answers requests and signals. What the
-// path is, is looked up at the first batch and again after a batch fails (the path was replaced, say).
+// A batch is encoded into one buffer kept from batch to batch (no joined string, no fresh memory per batch)
+// and written through libuv's thread pool: the kernel's copy, the larger part of a line's cost, runs beside
+// the event loop, not on it, where nginx's blocking write holds only its own worker. A FIFO or a pipe whose
+// reader is stuck then holds up only the log: the emulator still answers requests and signals.
 
 /** How long the first line of a batch waits for others. */
 export const BATCH_MS = 10;
@@ -18,7 +16,7 @@ export const BATCH_MS = 10;
 export class FileLogWriter {
   private pending: string[] = [];
   private draining: Promise<void> | undefined;
-  private regular: boolean | undefined;
+  private buffer = Buffer.allocUnsafe(64 * 1024);
   /** Lines that could not be written (the directory is missing, no permission), and the last error. */
   failedLines = 0;
   lastError: Error | undefined;
@@ -41,11 +39,8 @@ export class FileLogWriter {
       const batch = this.pending;
       this.pending = [];
       try {
-        this.regular ??= this.regularFile();
-        if (this.regular) this.writeNow(batch.join(''));
-        else await appendFile(this.path, batch.join(''));
+        await this.write(this.encode(batch));
       } catch (error) {
-        this.regular = undefined;
         // Kong logs each failure to its error log; once per path is enough to show the cause here
         if (this.lastError === undefined)
           console.error(`kong emulator: file-log cannot write to ${this.path}: ${(error as Error).message}`);
@@ -56,23 +51,28 @@ export class FileLogWriter {
     this.draining = undefined;
   }
 
-  /** Whether the path is a regular file, or nothing yet (open then creates one). */
-  private regularFile(): boolean {
-    try {
-      return statSync(this.path).isFile();
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ENOENT';
+  /** The batch as UTF-8 in the writer's buffer (grown when a batch needs more); returns its length. */
+  private encode(batch: readonly string[]): number {
+    let length = 0;
+    for (const line of batch) {
+      // three bytes per UTF-16 unit at most
+      if (length + line.length * 3 > this.buffer.length) {
+        const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, length + line.length * 3));
+        this.buffer.copy(grown, 0, 0, length);
+        this.buffer = grown;
+      }
+      length += this.buffer.write(line, length);
     }
+    return length;
   }
 
-  private writeNow(text: string): void {
-    const fd = openSync(this.path, 'a', 0o644);
+  private async write(length: number): Promise<void> {
+    const file = await open(this.path, 'a', 0o644);
     try {
-      const data = Buffer.from(text);
-      for (let written = 0; written < data.length; )
-        written += writeSync(fd, data, written, data.length - written);
+      for (let written = 0; written < length; )
+        written += (await file.write(this.buffer, written, length - written)).bytesWritten;
     } finally {
-      closeSync(fd);
+      await file.close();
     }
   }
 }
