@@ -10,7 +10,9 @@
 //
 // THESE FIGURES DESCRIBE THE EMULATOR, NOT KONG: Kong (nginx + LuaJIT) has its own, different costs.
 //
-//   pnpm --filter @modelgate/emulators bench:kong        (tsx bench/kong.bench.ts)
+// It measures the built emulator (dist/: `pnpm bench` and `bench:kong` build it first; after a change to src/,
+// `pnpm build` before running the file directly):
+//   pnpm --filter @modelgate/emulators bench:kong        (tsc, then tsx bench/kong.bench.ts)
 //   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONCURRENCY=32 tsx bench/kong.bench.ts
 //   BENCH_ONLY='full policy$' node --cpu-prof --import tsx bench/kong.bench.ts   (one path, to profile it)
 //   BENCH_SWEEP=1 tsx bench/kong.bench.ts       (adds jwt + each other plugin of the policy, one path each)
@@ -22,7 +24,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DEFAULT_POLICY, DEFAULT_SECRETS, type GatewayConfig, kongConfig } from '@modelgate/policy';
 import { build, type Histogram } from 'hdr-histogram-js';
-import { KongEmulator } from '../src/kong/index.js';
+// the built emulator, as `pnpm dev` and the CLI run it (tsx's transform of src/ adds its own per-closure cost)
+import { KongEmulator } from '../dist/kong/index.js';
 import { mintToken } from '../src/kong/testing/tokens.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
