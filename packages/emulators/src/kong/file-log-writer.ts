@@ -5,8 +5,10 @@ import { open } from 'node:fs/promises';
 // each line at once: here a line reaches the file at most BATCH_MS after its response closed, which a reader
 // polling the log cannot tell apart); flush() resolves once every queued line is on disk. Each batch opens
 // the file afresh (O_APPEND), as Kong's `reopen: true` does, so log rotation loses nothing.
-// A batch is encoded into one buffer kept from batch to batch (no joined string, no fresh memory per batch)
-// and written through libuv's thread pool: the kernel's copy, the larger part of a line's cost, runs beside
+// A line is encoded into the batch's buffer as it comes (a line kept as a string until its batch is written
+// would outlive a young-generation collection or two, and be copied and promoted: that cost more than the
+// rest of file-log together); two buffers, one filling while the other is written, are kept from batch to
+// batch, and the writes go through libuv's thread pool: the kernel's copy, the larger part of a line's cost, runs beside
 // the event loop, not on it, where nginx's blocking write holds only its own worker. A FIFO or a pipe whose
 // reader is stuck then holds up only the log: the emulator still answers requests and signals.
 
@@ -14,17 +16,31 @@ import { open } from 'node:fs/promises';
 export const BATCH_MS = 10;
 
 export class FileLogWriter {
-  private pending: string[] = [];
+  /** The batch being filled: lines are encoded as they come, so no line outlives its request as a string. */
+  private filling = Buffer.allocUnsafe(64 * 1024);
+  private length = 0;
+  private lines = 0;
+  /** The buffer of the batch being written, filled again once that write is done. */
+  private spare = Buffer.allocUnsafe(64 * 1024);
   private draining: Promise<void> | undefined;
-  private buffer = Buffer.allocUnsafe(64 * 1024);
   /** Lines that could not be written (the directory is missing, no permission), and the last error. */
   failedLines = 0;
   lastError: Error | undefined;
 
   constructor(readonly path: string) {}
 
+  /** Queues one line (its newline is added). */
   append(line: string): void {
-    this.pending.push(line);
+    // three bytes per UTF-16 unit at most, and the newline
+    const most = line.length * 3 + 1;
+    if (this.length + most > this.filling.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.filling.length * 2, this.length + most));
+      this.filling.copy(grown, 0, 0, this.length);
+      this.filling = grown;
+    }
+    this.length += this.filling.write(line, this.length);
+    this.filling[this.length++] = 0x0a;
+    this.lines++;
     this.draining ??= this.drain();
   }
 
@@ -34,43 +50,32 @@ export class FileLogWriter {
   }
 
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
+    while (this.lines > 0) {
       await new Promise((resolve) => setTimeout(resolve, BATCH_MS)); // the lines that come meanwhile join
-      const batch = this.pending;
-      this.pending = [];
+      const batch = this.filling;
+      const { length, lines } = this;
+      this.filling = this.spare;
+      this.spare = batch;
+      this.length = 0;
+      this.lines = 0;
       try {
-        await this.write(this.encode(batch));
+        await this.write(batch, length);
       } catch (error) {
         // Kong logs each failure to its error log; once per path is enough to show the cause here
         if (this.lastError === undefined)
           console.error(`kong emulator: file-log cannot write to ${this.path}: ${(error as Error).message}`);
-        this.failedLines += batch.length;
+        this.failedLines += lines;
         this.lastError = error as Error;
       }
     }
     this.draining = undefined;
   }
 
-  /** The batch as UTF-8 in the writer's buffer (grown when a batch needs more); returns its length. */
-  private encode(batch: readonly string[]): number {
-    let length = 0;
-    for (const line of batch) {
-      // three bytes per UTF-16 unit at most
-      if (length + line.length * 3 > this.buffer.length) {
-        const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, length + line.length * 3));
-        this.buffer.copy(grown, 0, 0, length);
-        this.buffer = grown;
-      }
-      length += this.buffer.write(line, length);
-    }
-    return length;
-  }
-
-  private async write(length: number): Promise<void> {
+  private async write(data: Buffer, length: number): Promise<void> {
     const file = await open(this.path, 'a', 0o644);
     try {
       for (let written = 0; written < length; )
-        written += (await file.write(this.buffer, written, length - written)).bytesWritten;
+        written += (await file.write(data, written, length - written)).bytesWritten;
     } finally {
       await file.close();
     }

@@ -18,7 +18,8 @@ export interface KongWorkspace {
 /** kong.request.get_headers(): lower-case names, repeated headers as arrays, credentials redacted. */
 function requestHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
   const table: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || name.startsWith(':')) continue;
     table[name] = REDACTED_HEADERS.has(name) ? REDACTED : value;
   }
@@ -69,7 +70,7 @@ function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Reco
       headers: headerTable(record.responseHeaders),
       size: record.responseSize,
     },
-    latencies: { ...latencies, receive: 0 },
+    latencies: { kong: latencies.kong, proxy: latencies.proxy, request: latencies.request, receive: 0 },
     client_ip: record.request.clientIp,
     started_at: record.startedAt,
     source: record.source === 'service' ? 'upstream' : 'kong',

@@ -14,7 +14,7 @@ export function fileLogPlugin(
     name: 'file-log',
     priority: 9,
     log(record, config) {
-      writers.writer(config.path).append(`${kongLogLine(record, workspace)}\n`);
+      writers.writer(config.path).append(kongLogLine(record, workspace));
     },
   };
 }
