@@ -20,6 +20,16 @@ import { KongPrometheusMetrics } from './prometheus.js';
 
 const PLUGINS = ['bundled', 'modelgate-model-access'];
 
+/** exporter.lua's two bucket lists as the page writes them: Kong's own latency, and upstream/request latency. */
+const KONG_BOUNDS = [
+  ...['1', '2', '5', '7', '10', '15', '20', '30', '50', '75', '100', '200', '500', '750', '1000', '3000'],
+  ...['6000', '+Inf'],
+];
+const UPSTREAM_BOUNDS = [
+  ...['25', '50', '80', '100', '250', '400', '700', '1000', '2000', '5000', '10000', '30000', '60000'],
+  '+Inf',
+];
+
 let rest: TestUpstream;
 let generated: GatewayConfig;
 let kong: KongEmulator;
@@ -81,44 +91,17 @@ describe('prometheus', () => {
           ),
         ),
       ].map((found) => found[1]);
-    expect(buckets('kong_kong_latency_ms')).toEqual([
-      '1',
-      '2',
-      '5',
-      '7',
-      '10',
-      '15',
-      '20',
-      '30',
-      '50',
-      '75',
-      '100',
-      '200',
-      '500',
-      '750',
-      '1000',
-      '3000',
-      '6000',
-      '+Inf',
-    ]);
-    const upstreamBuckets = [
-      '25',
-      '50',
-      '80',
-      '100',
-      '250',
-      '400',
-      '700',
-      '1000',
-      '2000',
-      '5000',
-      '10000',
-      '30000',
-      '60000',
-      '+Inf',
-    ];
-    expect(buckets('kong_upstream_latency_ms')).toEqual(upstreamBuckets);
-    expect(buckets('kong_request_latency_ms')).toEqual(upstreamBuckets);
+    // a series has bucket keys from the first bound at or above its smallest observation up to +Inf: how many
+    // depends on how fast this machine answered, the bounds themselves do not
+    for (const [family, bounds] of [
+      ['kong_kong_latency_ms', KONG_BOUNDS],
+      ['kong_upstream_latency_ms', UPSTREAM_BOUNDS],
+      ['kong_request_latency_ms', UPSTREAM_BOUNDS],
+    ] as const) {
+      const found = buckets(family);
+      expect(found.length).toBeGreaterThan(1);
+      expect(found).toEqual(bounds.slice(bounds.length - found.length));
+    }
     expect(text).toMatch(
       /kong_bandwidth_bytes\{service="tf-serving-rest",route="rest-classifier",direction="egress",workspace="default",consumer="ops-console"\} [1-9]\d*/,
     );
@@ -274,6 +257,25 @@ describe("the page, as Kong's nginx-lua-prometheus writes it", () => {
       'kong_bandwidth_bytes{service="a-service",route="rest-classifier",direction="egress",workspace="default",consumer=""} 300',
     );
     expect(text).toContain('kong_nginx_metric_errors_total 0');
+    // a request of 0 ms counts in every bucket: both of exporter.lua's lists in full
+    const instant = proxied('c-instant');
+    instant.upstreamSentHr = 0;
+    instant.upstreamAnsweredHr = 0;
+    instant.endedHr = 0;
+    log(instant, flags, {} as never);
+    const page = await metrics.text();
+    const bounds = (family: string) =>
+      [
+        ...page.matchAll(
+          new RegExp(
+            `^${family}_bucket\\{service="c-instant",route="rest-classifier",workspace="default",le="([^"]+)"\\} 1$`,
+            'gm',
+          ),
+        ),
+      ].map((found) => found[1]);
+    expect(bounds('kong_kong_latency_ms')).toEqual(KONG_BOUNDS);
+    expect(bounds('kong_upstream_latency_ms')).toEqual(UPSTREAM_BOUNDS);
+    expect(bounds('kong_request_latency_ms')).toEqual(UPSTREAM_BOUNDS);
     expect(text).toContain('kong_node_info{node_id="node-1",version="3.9.3"} 1');
   });
 });
