@@ -1,4 +1,3 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { type KongLogRecord, kongLatencies } from './kong-log-record.js';
 import { headerTable } from './kong-request.js';
 
@@ -16,13 +15,10 @@ export interface KongWorkspace {
 }
 
 /** kong.request.get_headers(): lower-case names, repeated headers as arrays, credentials redacted. */
-function requestHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const table: Record<string, string | string[]> = {};
-  for (const name in headers) {
-    const value = headers[name];
-    if (value === undefined || name.startsWith(':')) continue;
-    table[name] = REDACTED_HEADERS.has(name) ? REDACTED : value;
-  }
+function requestHeaders(rawHeaders: readonly string[]): Record<string, string | string[]> {
+  const table = headerTable(rawHeaders);
+  // log.lua replaces the whole value, repeats and all
+  for (const name of REDACTED_HEADERS) if (table[name] !== undefined) table[name] = REDACTED;
   return table;
 }
 
@@ -61,7 +57,7 @@ function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Reco
       url: `${record.origin}${record.requestUri}`,
       querystring: queryTable(record.requestUri),
       method: record.request.method,
-      headers: requestHeaders(record.request.headers),
+      headers: requestHeaders(record.request.rawHeaders),
       size: record.requestSize,
     },
     upstream_uri: record.upstreamUri ?? '',

@@ -96,11 +96,12 @@ export function firstHeader(headers: IncomingHttpHeaders, name: string): string 
 
 /**
  * A header list (name, value, ...) by name, as kong.request.get_headers and ngx.resp.get_headers give it:
- * lower-case names, repeated headers as arrays.
+ * lower-case names, repeated headers as arrays, HTTP/2 pseudo-headers left out.
  */
 export function headerTable(list: readonly string[]): Record<string, string | string[]> {
   const table: Record<string, string | string[]> = {};
   for (let i = 0; i + 1 < list.length; i += 2) {
+    if ((list[i] as string).startsWith(':')) continue;
     const name = (list[i] as string).toLowerCase();
     const value = list[i + 1] as string;
     const existing = table[name];

@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORRELATION_HEADER, type GatewayConfig } from '@modelgate/policy';
@@ -48,7 +49,7 @@ async function logLines(path: string): Promise<Record<string, unknown>[]> {
 }
 
 beforeAll(async () => {
-  rest = await startEchoUpstream();
+  rest = await startEchoUpstream({ responseHeaders: ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2'] });
   grpc = await startRawGrpcUpstream();
   dir = await mkdtemp(join(tmpdir(), 'kong-file-log-'));
   logPath = join(dir, 'audit.log');
@@ -129,6 +130,38 @@ describe('file-log', () => {
     expect(Object.keys(entry.latencies).sort()).toEqual(['kong', 'proxy', 'receive', 'request']);
     expect(entry.latencies.proxy).toBeGreaterThanOrEqual(0);
     expect(entry.workspace).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('logs a repeated header as an array both ways, as kong.request.get_headers and ngx.resp.get_headers do', async () => {
+    const authorization = `Bearer ${await token('classifier-app')}`;
+    // a header array goes out as written: the two X-Trace lines stay two
+    const status = await new Promise<number>((resolve, reject) => {
+      const call = httpRequest(`${kong.proxyUrl()}/v1/models/classifier`, {
+        headers: [
+          'Host',
+          new URL(kong.proxyUrl()).host,
+          'Authorization',
+          authorization,
+          'X-Trace',
+          'one',
+          'X-Trace',
+          'two',
+        ],
+      });
+      call.on('response', (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 0));
+      });
+      call.on('error', reject);
+      call.end();
+    });
+    expect(status).toBe(200);
+    await kong.flushLogs();
+    const [line] = await logLines(logPath);
+    expect(line).toMatchObject({
+      request: { headers: { 'x-trace': ['one', 'two'], authorization: 'REDACTED' } },
+      response: { headers: { 'set-cookie': ['a=1', 'b=2'] } },
+    });
   });
 
   it('writes a refused request that matched a route with its upstream_uri, tries [], upstream_status "", proxy latency -1', async () => {
