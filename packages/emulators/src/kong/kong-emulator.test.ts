@@ -14,6 +14,7 @@ import { ManualClock } from './kong-clock.js';
 import { KongPluginsError } from './kong-config-loader.js';
 import { KongEmulator } from './kong-emulator.js';
 import { grpcCall } from './testing/grpc-call.js';
+import { getWithHeaderArray } from './testing/header-array-request.js';
 import { predictFrame } from './testing/predict-frame.js';
 import { mintToken, strangerKey } from './testing/tokens.js';
 import { startEchoUpstream, startRawGrpcUpstream, type TestUpstream } from './testing/upstreams.js';
@@ -139,34 +140,20 @@ describe('proxying REST over HTTP/1.1', () => {
       kong.replaceConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { ...upstream, restPort: relay.port }));
       const authorization = `Bearer ${await token('ops-console')}`;
       // a header array goes out as written: names in their case, repeats as separate lines
-      const answer = await new Promise<{ status: number; rawHeaders: string[] }>((resolve, reject) => {
-        const call = httpRequest(`${kong.proxyUrl()}/v1/models/classifier`, {
-          headers: [
-            'Host',
-            new URL(kong.proxyUrl()).host,
-            'Authorization',
-            authorization,
-            'X-Trace',
-            'one',
-            'x-trace',
-            'two',
-            'X-Real-IP',
-            '203.0.113.9',
-            'X-Consumer-Username',
-            'spoofed',
-            'X-Forwarded-Host',
-            'spoofed.example',
-          ],
-        });
-        call.on('response', (response) => {
-          response.resume();
-          response.on('end', () =>
-            resolve({ status: response.statusCode ?? 0, rawHeaders: response.rawHeaders }),
-          );
-        });
-        call.on('error', reject);
-        call.end();
-      });
+      const answer = await getWithHeaderArray(`${kong.proxyUrl()}/v1/models/classifier`, [
+        'Authorization',
+        authorization,
+        'X-Trace',
+        'one',
+        'x-trace',
+        'two',
+        'X-Real-IP',
+        '203.0.113.9',
+        'X-Consumer-Username',
+        'spoofed',
+        'X-Forwarded-Host',
+        'spoofed.example',
+      ]);
       expect(answer.status).toBe(200);
       const seen = relay.requests[0]?.rawHeaders ?? [];
       const sent = (raw: string[], name: string) =>

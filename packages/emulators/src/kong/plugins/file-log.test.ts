@@ -1,5 +1,4 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORRELATION_HEADER, type GatewayConfig } from '@modelgate/policy';
@@ -8,6 +7,7 @@ import { eventually } from '../../testing/eventually.js';
 import { ManualClock } from '../kong-clock.js';
 import { KongEmulator } from '../kong-emulator.js';
 import { grpcCall } from '../testing/grpc-call.js';
+import { getWithHeaderArray } from '../testing/header-array-request.js';
 import { localGatewayConfig } from '../testing/local-gateway.js';
 import { predictFrame } from '../testing/predict-frame.js';
 import { mintToken } from '../testing/tokens.js';
@@ -135,26 +135,14 @@ describe('file-log', () => {
   it('logs a repeated header as an array both ways, as kong.request.get_headers and ngx.resp.get_headers do', async () => {
     const authorization = `Bearer ${await token('classifier-app')}`;
     // a header array goes out as written: the two X-Trace lines stay two
-    const status = await new Promise<number>((resolve, reject) => {
-      const call = httpRequest(`${kong.proxyUrl()}/v1/models/classifier`, {
-        headers: [
-          'Host',
-          new URL(kong.proxyUrl()).host,
-          'Authorization',
-          authorization,
-          'X-Trace',
-          'one',
-          'X-Trace',
-          'two',
-        ],
-      });
-      call.on('response', (response) => {
-        response.resume();
-        response.on('end', () => resolve(response.statusCode ?? 0));
-      });
-      call.on('error', reject);
-      call.end();
-    });
+    const { status } = await getWithHeaderArray(`${kong.proxyUrl()}/v1/models/classifier`, [
+      'Authorization',
+      authorization,
+      'X-Trace',
+      'one',
+      'X-Trace',
+      'two',
+    ]);
     expect(status).toBe(200);
     await kong.flushLogs();
     const [line] = await logLines(logPath);
