@@ -1,8 +1,8 @@
 import { createReadStream } from 'node:fs';
 import type { ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
-import type { Http2ServerResponse } from 'node:http2';
-import type { NormalizedKongService } from '@modelgate/policy';
+import { Http2ServerResponse } from 'node:http2';
+import { type NormalizedKongService, PRODUCT_VERSIONS } from '@modelgate/policy';
 import type { KongRequestContext } from './kong-request.js';
 import { escapeKongUri } from './kong-uri.js';
 import type { RequestBody } from './request-body.js';
@@ -12,6 +12,9 @@ import type { RequestBody } from './request-body.js';
 // and back the upstream's status, headers and body.
 
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
+
+/** Kong's product token, as Via and Server name it. */
+const KONG = `kong/${PRODUCT_VERSIONS.kong}`;
 
 /**
  * Headers as node:http takes and gives them (`rawHeaders`): name, value, name, value..., names as written and
@@ -55,6 +58,7 @@ export function upstreamPath(
 
 /** The headers Kong sets on every upstream request itself; the client's own values of these are dropped. */
 const KONG_REQUEST_HEADERS = new Set([
+  'via',
   'x-forwarded-for',
   'x-forwarded-proto',
   'x-forwarded-host',
@@ -77,19 +81,28 @@ export function upstreamHeaders(
   const raw = context.request.rawHeaders;
   const set = context.upstreamHeaders;
   const headers: HeaderList = [];
+  // an HTTP/2 client may split its cookies into several fields; an HTTP/1.1 upstream gets them as one
+  // (RFC 9113 8.2.3, as nginx joins them)
+  const cookies: string[] = [];
+  const http2 = context.request.httpVersion === 2;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
     if (name.startsWith(':')) continue;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || KONG_REQUEST_HEADERS.has(lower) || set.has(lower)) continue;
-    headers.push(name, raw[i + 1] as string);
+    if (http2 && lower === 'cookie') cookies.push(raw[i + 1] as string);
+    else headers.push(name, raw[i + 1] as string);
   }
+  if (cookies.length > 0) headers.push('cookie', cookies.join('; '));
   const defaultPort = service.protocol === 'https' || service.protocol === 'grpcs' ? 443 : 80;
-  const host = context.route.preserve_host
-    ? downstreamHost
-    : service.port === defaultPort
-      ? service.host
-      : `${service.host}:${service.port}`;
+  // a plugin's set_header('Host') sets the upstream host, as the PDK does
+  const host =
+    set.get('host') ??
+    (context.route.preserve_host
+      ? downstreamHost
+      : service.port === defaultPort
+        ? service.host
+        : `${service.host}:${service.port}`);
   const forwardedFor = context.request.headers['x-forwarded-for'];
   const { clientIp } = context.request;
   headers.push(
@@ -110,8 +123,25 @@ export function upstreamHeaders(
     'x-kong-request-id',
     context.requestId,
   );
-  for (const [name, value] of set) if (value !== null) headers.push(name, value);
+  // handler.lua (3.8 on): the client's Via, then this hop, named by the client's protocol version
+  const via = context.request.headers.via;
+  headers.push('via', `${via ? `${via}, ` : ''}${context.request.httpVersion === 2 ? '2' : '1.1'} ${KONG}`);
+  // nginx's proxy_set_header lines win over a plugin's set_header for the other headers Kong sets itself
+  for (const [name, value] of set)
+    if (value !== null && !KONG_REQUEST_HEADERS.has(name) && name !== 'host') headers.push(name, value);
   return headers;
+}
+
+/**
+ * The Via Kong sends back (handler.lua's header_filter, 3.8 on): the upstream's, then this hop, named by the
+ * protocol Kong spoke upstream (2 for gRPC).
+ */
+export function responseVia(upstream: readonly string[], grpc: boolean): string {
+  const hops: string[] = [];
+  for (let i = 0; i + 1 < upstream.length; i += 2)
+    if ((upstream[i] as string).toLowerCase() === 'via') hops.push(upstream[i + 1] as string);
+  hops.push(`${grpc ? '2' : '1.1'} ${KONG}`);
+  return hops.join(', ');
 }
 
 /**
@@ -134,6 +164,28 @@ export function relayedHeaders(upstream: readonly string[], kong: readonly strin
   return headers;
 }
 
+/** Connection-specific headers HTTP/2 forbids (RFC 9113 8.2.2) besides the hop-by-hop ones. */
+const NOT_IN_HTTP2 = new Set(['proxy-connection', 'http2-settings']);
+
+/**
+ * A header list as an HTTP/2 answer takes it: node refuses a repeated single-value header (Date, Content-Type,
+ * ...) and connection-specific ones, so repeats are joined with ", " as node's own header object joins them
+ * (Set-Cookie stays a list) and those headers are left out.
+ */
+function http2Headers(list: readonly string[]): Record<string, string | string[]> {
+  const headers: Record<string, string | string[]> = Object.create(null);
+  for (let i = 0; i + 1 < list.length; i += 2) {
+    const name = (list[i] as string).toLowerCase();
+    if (NOT_IN_HTTP2.has(name)) continue;
+    const value = list[i + 1] as string;
+    const existing = headers[name];
+    if (existing === undefined) headers[name] = name === 'set-cookie' ? [value] : value;
+    else if (Array.isArray(existing)) existing.push(value);
+    else headers[name] = `${existing}, ${value}`;
+  }
+  return headers;
+}
+
 export interface ForwardResult {
   /**
    * The upstream answered (its status), the exchange failed (refused, reset: 502 must be sent if nothing was),
@@ -143,7 +195,7 @@ export interface ForwardResult {
 }
 
 /**
- * Sends the request to the upstream and streams the answer to `response` (with `extraHeaders` added), with
+ * Sends the request to the upstream and streams the answer to `response` (the headers `respond` gives), with
  * backpressure both ways. With request buffering (the route's default) the upstream is called only once the
  * whole body has arrived, so a cut-off upload never reaches it; without, the body streams as it comes and a
  * cut-off one aborts the upstream request.
@@ -183,7 +235,16 @@ export async function forwardHttp(
       },
       (answer) => {
         const status = answer.statusCode ?? 502;
-        (response as ServerResponse).writeHead(status, options.respond(status, answer.rawHeaders));
+        const relayed = options.respond(status, answer.rawHeaders);
+        try {
+          if (response instanceof Http2ServerResponse) response.writeHead(status, http2Headers(relayed));
+          else response.writeHead(status, relayed);
+        } catch {
+          // an answer node cannot relay (a header it refuses): nothing was sent, the caller answers 502
+          upstream.destroy();
+          resolve({ status: 'failed' });
+          return;
+        }
         answer.pipe(response as ServerResponse);
         answer.on('end', () => {
           answered = true;

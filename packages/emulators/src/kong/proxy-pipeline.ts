@@ -13,7 +13,14 @@ import {
 } from './error-response.js';
 import { forwardGrpc, type GrpcUpstreams } from './grpc-proxy.js';
 import { grpcRefusalHeaders } from './grpc-refusal.js';
-import { forwardHttp, type HeaderList, relayedHeaders, upstreamHeaders, upstreamPath } from './http-proxy.js';
+import {
+  forwardHttp,
+  type HeaderList,
+  relayedHeaders,
+  responseVia,
+  upstreamHeaders,
+  upstreamPath,
+} from './http-proxy.js';
 import type { KongClock } from './kong-clock.js';
 import { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
 import type { KongLogRecord } from './kong-log-record.js';
@@ -37,7 +44,6 @@ const EMPTY_BODY = Buffer.alloc(0);
 // then the upstream or the refusal, shaped as gRPC when the request is gRPC over HTTP/2 (products.md 1g).
 
 export const KONG_SERVER_HEADER = `kong/${PRODUCT_VERSIONS.kong}`;
-const VIA = `1.1 ${KONG_SERVER_HEADER}`;
 export const NO_ROUTE_MESSAGE = 'no Route matched with those values';
 export const BAD_UPSTREAM_MESSAGE = DEFAULT_ERROR_MESSAGES[502] as string;
 export const UPSTREAM_TIMEOUT_MESSAGE = DEFAULT_ERROR_MESSAGES[504] as string;
@@ -263,7 +269,7 @@ export class ProxyPipeline {
       for (const [name, value] of context.responseHeaders) kong.push(name, value);
       kong.push(
         'Via',
-        VIA,
+        responseVia(upstream, service.protocol === 'grpc' || service.protocol === 'grpcs'),
         'X-Kong-Proxy-Latency',
         String(Math.max(0, this.options.clock.now() - startedAt)),
         'X-Kong-Request-Id',
