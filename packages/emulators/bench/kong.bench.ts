@@ -12,7 +12,7 @@
 //
 // It measures the built emulator (dist/: `pnpm bench` and `bench:kong` build it first; after a change to src/,
 // `pnpm build` before running the file directly):
-//   pnpm --filter @modelgate/emulators bench:kong        (tsc, then tsx bench/kong.bench.ts)
+//   pnpm --filter @modelgate/emulators bench:kong        (builds it and what it needs, then runs this file)
 //   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONCURRENCY=32 tsx bench/kong.bench.ts
 //   BENCH_ONLY='full policy$' node --cpu-prof --import tsx bench/kong.bench.ts   (one path, to profile it)
 //   BENCH_SWEEP=1 tsx bench/kong.bench.ts       (adds jwt + each other plugin of the policy, one path each)

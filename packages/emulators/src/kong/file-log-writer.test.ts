@@ -27,20 +27,22 @@ describe('FileLogWriter', () => {
       '{"text":"Grüße, ünïcödé 😀"}',
       ...Array.from({ length: 2_000 }, (_, i) => `{"n":${i},"pad":"${'y'.repeat(100)}"}`),
     ];
+    // three batches: the third fills the buffer the first one was written from (grown for its long line)
     for (const line of lines.slice(0, 3)) writer.append(line);
     await writer.flush();
-    // the next batch fills the buffer the first one was written from
-    for (const line of lines.slice(3)) writer.append(line);
+    for (const line of lines.slice(3, 1_000)) writer.append(line);
+    await writer.flush();
+    for (const line of lines.slice(1_000)) writer.append(line);
     await writer.flush();
     expect(await readFile(path, 'utf8')).toBe(`${lines.join('\n')}\n`);
     expect(writer.failedLines).toBe(0);
   });
 
-  it('keeps appending while a batch is being written', async () => {
+  it('writes the lines appended after a batch was taken out, after that batch', async () => {
     const path = join(dir, 'overlap.log');
     const writer = new FileLogWriter(path);
     writer.append('first');
-    // wait until the first batch has left the buffer it was encoded into, then add more
+    // past the batch window the first batch has left the buffer it was encoded into; more lines follow
     await new Promise((resolve) => setTimeout(resolve, 15));
     writer.append('second');
     writer.append('third');

@@ -10,7 +10,8 @@ import { open } from 'node:fs/promises';
 // rest of file-log together); two buffers, one filling while the other is written, are kept from batch to
 // batch, and the writes go through libuv's thread pool: the kernel's copy, the larger part of a line's cost, runs beside
 // the event loop, not on it, where nginx's blocking write holds only its own worker. A FIFO or a pipe whose
-// reader is stuck then holds up only the log: the emulator still answers requests and signals.
+// reader is stuck then holds up the log and one thread of that pool (four by default, shared with DNS
+// lookups): the emulator still answers requests and signals, and the lines wait in memory.
 
 /** How long the first line of a batch waits for others. */
 export const BATCH_MS = 10;

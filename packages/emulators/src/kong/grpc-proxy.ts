@@ -8,7 +8,7 @@ import {
 } from 'node:http2';
 import type { NormalizedKongService } from '@modelgate/policy';
 import type { HeaderList } from './http-proxy.js';
-import { headerTable } from './kong-request.js';
+import { headerListOf, headerTable } from './kong-request.js';
 import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted gRPC call to a grpc upstream over HTTP/2 cleartext and relays the answer as it comes:
@@ -41,17 +41,6 @@ function withoutPseudo(headers: IncomingHttpHeaders): OutgoingHttpHeaders {
     if (!name.startsWith(':') && value !== undefined) out[name] = value;
   }
   return out;
-}
-
-/** An HTTP/2 header object as a header list, pseudo-headers left out. */
-function listOf(headers: IncomingHttpHeaders): HeaderList {
-  const list: HeaderList = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(':') || value === undefined) continue;
-    if (Array.isArray(value)) for (const each of value) list.push(name, each);
-    else list.push(name, value);
-  }
-  return list;
 }
 
 /** Relays one call. Resolves 'failed' when the upstream could not be reached or reset the stream before answering. */
@@ -93,7 +82,7 @@ export function forwardGrpc(
     call.on('response', (answer, flags) => {
       answered = true;
       const status = Number(answer[':status'] ?? 200);
-      const relayed = options.respond(status, listOf(answer));
+      const relayed = options.respond(status, headerListOf(answer));
       if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
         trailersOnly = true;
         response.stream.respond({ ':status': status, ...headerTable(relayed) }, { endStream: true });

@@ -110,3 +110,14 @@ export function headerTable(list: readonly string[]): Record<string, string | st
   }
   return table;
 }
+
+/** An object of headers as a header list: pseudo-headers and undefined values left out, arrays as repeats. */
+export function headerListOf(headers: Readonly<Record<string, unknown>>): string[] {
+  const list: string[] = [];
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':')) continue;
+    if (Array.isArray(value)) for (const each of value) list.push(name, String(each));
+    else list.push(name, String(value));
+  }
+  return list;
+}

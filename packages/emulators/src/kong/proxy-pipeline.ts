@@ -26,6 +26,7 @@ import { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
 import type { KongLogRecord } from './kong-log-record.js';
 import {
   firstHeader,
+  headerListOf,
   type KongExit,
   type KongRequest,
   type KongRequestContext,
@@ -88,17 +89,6 @@ function headerBytes(status: number, headers: readonly string[]): number {
   for (let i = 0; i + 1 < headers.length; i += 2)
     size += (headers[i] as string).length + (headers[i + 1] as string).length + 4;
   return size;
-}
-
-/** An object of headers as a header list (pseudo-headers left out, arrays as repeats). */
-function headerList(headers: Record<string, unknown>): HeaderList {
-  const list: HeaderList = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || name.startsWith(':')) continue;
-    if (Array.isArray(value)) for (const each of value) list.push(name, String(each));
-    else list.push(name, String(value));
-  }
-  return list;
 }
 
 const UNRESOLVED = new Set(['ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'ENODATA', 'EAI_NONAME']);
@@ -411,7 +401,7 @@ export class ProxyPipeline {
     record.status = exit.status;
     if (grpcShaped) {
       const headers = grpcRefusalHeaders(exit, common);
-      record.responseHeaders = headerList(headers);
+      record.responseHeaders = headerListOf(headers);
       (response as Http2ServerResponse).stream.respond(headers, { endStream: true });
       return;
     }
@@ -422,7 +412,7 @@ export class ProxyPipeline {
     }
     headers['Content-Type'] = rendered.contentType;
     headers['Content-Length'] = String(Buffer.byteLength(rendered.body));
-    record.responseHeaders = headerList(headers);
+    record.responseHeaders = headerListOf(headers);
     (response as ServerResponse).writeHead(exit.status, headers);
     (response as ServerResponse).end(request.method === 'HEAD' ? undefined : rendered.body);
   }
