@@ -112,7 +112,9 @@ export async function auditRecords(): Promise<Record<string, unknown>[] | null> 
   else if (auditLog.kind === 'container')
     text = (await run('docker', ['exec', auditLog.container, 'cat', auditLog.path])).stdout;
   else return null;
+  // only complete lines: an append in progress (Kong's or the emulator's) may show its last line in part
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => JSON.parse(line) as Record<string, unknown>);

@@ -57,7 +57,9 @@ async function auditLines(): Promise<Record<string, unknown>[]> {
   const { auditLog } = stack.description;
   if (auditLog.kind !== 'file') throw new Error('the emulators write the audit log to a file');
   const text = await readFile(auditLog.path, 'utf8');
+  // complete lines only: a batch being appended may show its last line in part
   return text
+    .slice(0, text.lastIndexOf('\n') + 1)
     .split('\n')
     .filter(Boolean)
     .map((line) => JSON.parse(line) as Record<string, unknown>);
