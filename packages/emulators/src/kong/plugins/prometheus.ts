@@ -36,6 +36,12 @@ interface Family {
   labelNames: readonly string[];
 }
 
+/** A histogram family: its bucket bounds and their key format, worked out once when it is registered. */
+interface HistogramFamily extends Family {
+  buckets: readonly number[];
+  format: (bound: number) => string;
+}
+
 /** One stored value: its key (what the page is sorted by) and its line as written. */
 interface Cell {
   key: string;
@@ -80,12 +86,12 @@ class Series {
   private cell: Cell | undefined;
 
   inc(by = 1): void {
-    this.cell ??= this.registry.cell(this.key, this.key);
+    this.cell ??= this.registry.cell(this.key);
     this.cell.value += by;
   }
 
   set(value: number): void {
-    this.cell ??= this.registry.cell(this.key, this.key);
+    this.cell ??= this.registry.cell(this.key);
     this.cell.value = value;
   }
 }
@@ -98,23 +104,21 @@ class HistogramSeries {
 
   constructor(
     private readonly registry: KongPrometheusRegistry,
-    private readonly name: string,
+    private readonly family: HistogramFamily,
     private readonly labels: string,
-    private readonly buckets: readonly number[],
-    private readonly format: (bound: number) => string,
   ) {
-    this.cells = new Array(buckets.length + 1);
+    this.cells = new Array(family.buckets.length + 1);
   }
 
   private bucket(index: number): Cell {
     let cell = this.cells[index];
     if (!cell) {
-      const prefix = `${this.name}_bucket${this.labels === '' ? '{' : `${this.labels.slice(0, -1)},`}`;
-      const bound = this.buckets[index];
+      const prefix = `${this.family.name}_bucket${this.labels === '' ? '{' : `${this.labels.slice(0, -1)},`}`;
+      const bound = this.family.buckets[index];
       cell =
         bound === undefined
           ? this.registry.cell(`${prefix}le="Inf"}`, `${prefix}le="+Inf"}`)
-          : this.registry.cell(`${prefix}le="${this.format(bound)}"}`, `${prefix}le="${bound}"}`);
+          : this.registry.cell(`${prefix}le="${this.family.format(bound)}"}`, `${prefix}le="${bound}"}`);
       this.cells[index] = cell;
     }
     return cell;
@@ -122,13 +126,14 @@ class HistogramSeries {
 
   /** observe(): the count, the sum, every bucket whose bound is at least the value, and Inf. */
   observe(value: number): void {
-    this.count ??= this.registry.cell(`${this.name}_count${this.labels}`);
-    this.sum ??= this.registry.cell(`${this.name}_sum${this.labels}`);
+    this.count ??= this.registry.cell(`${this.family.name}_count${this.labels}`);
+    this.sum ??= this.registry.cell(`${this.family.name}_sum${this.labels}`);
     this.count.value += 1;
     this.sum.value += value;
-    for (let i = this.buckets.length - 1; i >= 0 && value <= (this.buckets[i] as number); i--)
+    const { buckets } = this.family;
+    for (let i = buckets.length - 1; i >= 0 && value <= (buckets[i] as number); i--)
       this.bucket(i).value += 1;
-    this.bucket(this.buckets.length).value += 1;
+    this.bucket(buckets.length).value += 1;
   }
 }
 
@@ -137,8 +142,31 @@ class KongPrometheusRegistry {
   private readonly families = new Map<string, Family>();
   private readonly cells = new Map<string, Cell>();
 
-  register(name: string, help: string, type: MetricType, labelNames: readonly string[] = []): Family {
+  register(
+    name: string,
+    help: string,
+    type: 'counter' | 'gauge',
+    labelNames: readonly string[] = [],
+  ): Family {
     const family = { name, help, type, labelNames };
+    this.families.set(name, family);
+    return family;
+  }
+
+  registerHistogram(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    buckets: readonly number[],
+  ): HistogramFamily {
+    const family = {
+      name,
+      help,
+      type: 'histogram' as const,
+      labelNames,
+      buckets,
+      format: bucketFormat(buckets),
+    };
     this.families.set(name, family);
     return family;
   }
@@ -157,14 +185,8 @@ class KongPrometheusRegistry {
     return new Series(this, `${family.name}${labelBlock(family, labelValues)}`);
   }
 
-  histogram(family: Family, labelValues: readonly string[], buckets: readonly number[]): HistogramSeries {
-    return new HistogramSeries(
-      this,
-      family.name,
-      labelBlock(family, labelValues),
-      buckets,
-      bucketFormat(buckets),
-    );
+  histogram(family: HistogramFamily, labelValues: readonly string[]): HistogramSeries {
+    return new HistogramSeries(this, family, labelBlock(family, labelValues));
   }
 
   /** metric_data(): every key in byte order, each family's HELP and TYPE before its first one. */
@@ -210,9 +232,9 @@ export class KongPrometheusMetrics {
   private readonly registry = new KongPrometheusRegistry();
   private readonly requests: Family;
   private readonly bandwidth: Family;
-  private readonly kongLatency: Family;
-  private readonly upstreamLatency: Family;
-  private readonly requestLatency: Family;
+  private readonly kongLatency: HistogramFamily;
+  private readonly upstreamLatency: HistogramFamily;
+  private readonly requestLatency: HistogramFamily;
 
   constructor(nodeId: string, version: string) {
     const registry = this.registry;
@@ -241,23 +263,23 @@ export class KongPrometheusMetrics {
       ['service', 'route', 'code', 'source', 'workspace', 'consumer'],
     );
     const latencyLabels = ['service', 'route', 'workspace'];
-    this.kongLatency = registry.register(
+    this.kongLatency = registry.registerHistogram(
       'kong_latency_ms',
       'Latency added by Kong and enabled plugins for each service/route in Kong',
-      'histogram',
       latencyLabels,
+      KONG_LATENCY_BUCKETS,
     );
-    this.upstreamLatency = registry.register(
+    this.upstreamLatency = registry.registerHistogram(
       'upstream_latency_ms',
       'Latency added by upstream response for each service/route in Kong',
-      'histogram',
       latencyLabels,
+      UPSTREAM_LATENCY_BUCKETS,
     );
-    this.requestLatency = registry.register(
+    this.requestLatency = registry.registerHistogram(
       'request_latency_ms',
       'Total latency incurred during requests for each service/route in Kong',
-      'histogram',
       latencyLabels,
+      UPSTREAM_LATENCY_BUCKETS,
     );
     this.bandwidth = registry.register(
       'bandwidth_bytes',
@@ -305,9 +327,9 @@ export class KongPrometheusMetrics {
       const latency = [service, route, ws];
       const requestsByCode = new Map<string, Series>();
       found = {
-        requestLatency: registry.histogram(this.requestLatency, latency, UPSTREAM_LATENCY_BUCKETS),
-        upstreamLatency: registry.histogram(this.upstreamLatency, latency, UPSTREAM_LATENCY_BUCKETS),
-        kongLatency: registry.histogram(this.kongLatency, latency, KONG_LATENCY_BUCKETS),
+        requestLatency: registry.histogram(this.requestLatency, latency),
+        upstreamLatency: registry.histogram(this.upstreamLatency, latency),
+        kongLatency: registry.histogram(this.kongLatency, latency),
         ingress: registry.series(this.bandwidth, [service, route, 'ingress', ws, consumer]),
         egress: registry.series(this.bandwidth, [service, route, 'egress', ws, consumer]),
         requests: (status, fromService) => {
