@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KongConfigError, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/policy';
 import { parse as parseYaml } from 'yaml';
+import { KONG_SERVER_HEADER } from './http-proxy.js';
 import type { KongSnapshot } from './kong-snapshot.js';
 import { RequestBody } from './request-body.js';
 
@@ -85,7 +86,7 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.writeHead(status, {
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(text)),
-    Server: `kong/${PRODUCT_VERSIONS.kong}`,
+    Server: KONG_SERVER_HEADER,
   });
   response.end(text);
 }
@@ -130,7 +131,7 @@ async function serveMetrics(host: AdminApiHost, response: ServerResponse): Promi
   response.writeHead(200, {
     'Content-Type': 'text/plain; charset=UTF-8',
     'Content-Length': String(Buffer.byteLength(text)),
-    Server: `kong/${PRODUCT_VERSIONS.kong}`,
+    Server: KONG_SERVER_HEADER,
   });
   response.end(text);
 }
@@ -262,7 +263,7 @@ export function adminApiHandler(host: AdminApiHost): Handler {
     }
     const write = entityWrite(host, method, segments);
     if (write?.[0] === 204) {
-      response.writeHead(204, { Server: `kong/${PRODUCT_VERSIONS.kong}` });
+      response.writeHead(204, { Server: KONG_SERVER_HEADER });
       return void response.end();
     }
     if (write) return sendJson(response, ...write);

@@ -13,8 +13,8 @@ import type { RequestBody } from './request-body.js';
 
 export type DownstreamResponse = ServerResponse | Http2ServerResponse;
 
-/** Kong's product token, as Via and Server name it. */
-const KONG = `kong/${PRODUCT_VERSIONS.kong}`;
+/** Kong's product token, as the Server and Via headers name it. */
+export const KONG_SERVER_HEADER = `kong/${PRODUCT_VERSIONS.kong}`;
 
 /**
  * Headers as node:http takes and gives them (`rawHeaders`): name, value, name, value..., names as written and
@@ -125,7 +125,7 @@ export function upstreamHeaders(
   );
   // handler.lua (3.8 on): the client's Via, then this hop, named by the client's protocol version
   const via = context.request.headers.via;
-  headers.push('via', `${via ? `${via}, ` : ''}${context.request.httpVersion === 2 ? '2' : '1.1'} ${KONG}`);
+  headers.push('via', `${via ? `${via}, ` : ''}${http2 ? '2' : '1.1'} ${KONG_SERVER_HEADER}`);
   // nginx's proxy_set_header lines win over a plugin's set_header for the other headers Kong sets itself
   for (const [name, value] of set)
     if (value !== null && !KONG_REQUEST_HEADERS.has(name) && name !== 'host') headers.push(name, value);
@@ -140,7 +140,7 @@ export function responseVia(upstream: readonly string[], grpc: boolean): string 
   const hops: string[] = [];
   for (let i = 0; i + 1 < upstream.length; i += 2)
     if ((upstream[i] as string).toLowerCase() === 'via') hops.push(upstream[i + 1] as string);
-  hops.push(`${grpc ? '2' : '1.1'} ${KONG}`);
+  hops.push(`${grpc ? '2' : '1.1'} ${KONG_SERVER_HEADER}`);
   return hops.join(', ');
 }
 

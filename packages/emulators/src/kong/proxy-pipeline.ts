@@ -3,7 +3,6 @@ import { lookup } from 'node:dns/promises';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { isIP } from 'node:net';
-import { PRODUCT_VERSIONS } from '@modelgate/policy';
 import {
   DEFAULT_ERROR_MESSAGES,
   kongErrorBody,
@@ -16,6 +15,7 @@ import { grpcRefusalHeaders } from './grpc-refusal.js';
 import {
   forwardHttp,
   type HeaderList,
+  KONG_SERVER_HEADER,
   relayedHeaders,
   responseVia,
   upstreamHeaders,
@@ -44,7 +44,7 @@ const EMPTY_BODY = Buffer.alloc(0);
 // One proxied request from start to end, the same for the HTTP/1.1 and the HTTP/2 listeners: route, plugins,
 // then the upstream or the refusal, shaped as gRPC when the request is gRPC over HTTP/2 (products.md 1g).
 
-export const KONG_SERVER_HEADER = `kong/${PRODUCT_VERSIONS.kong}`;
+export { KONG_SERVER_HEADER };
 export const NO_ROUTE_MESSAGE = 'no Route matched with those values';
 export const BAD_UPSTREAM_MESSAGE = DEFAULT_ERROR_MESSAGES[502] as string;
 export const UPSTREAM_TIMEOUT_MESSAGE = DEFAULT_ERROR_MESSAGES[504] as string;
