@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { launchOnFreePorts, PORT_ATTEMPTS, RealKeycloakError } from './real-keycloak.js';
 
 // The retry around a Keycloak start, on fakes: a port picked free can be taken before the JVM binds it, and
-// the start then goes again on fresh ports, never on a port the caller chose. The log line is Keycloak
-// 26.7.3's own, seen with a listener on the port given to it.
+// the start then goes again on fresh ports, never on a port the caller chose. The log lines are Keycloak
+// 26.7.3's own: the HTTP port's seen with a listener on the port given to it, the management port's from a
+// CI run where another process took the picked port first.
 
 const taken = (port: number) =>
   new RealKeycloakError(
@@ -11,6 +12,19 @@ const taken = (port: number) =>
     'Keycloak exited (1) before http://127.0.0.1:9000/health/ready answered 200',
     '2026-12-03 12:20:32,463 ERROR [org.keycloak.quarkus.runtime.cli.ExecutionExceptionHandler] (main) ' +
       `ERROR: io.quarkus.runtime.QuarkusBindException: Port already bound: ${port}: Address already in use`,
+  );
+
+const managementTaken = (port: number) =>
+  new RealKeycloakError(
+    'EXITED_BEFORE_READY',
+    `Keycloak exited (1) before http://127.0.0.1:${port}/health/ready answered 200`,
+    [
+      '2026-12-03 13:50:40,042 ERROR [org.keycloak.quarkus.runtime.cli.ExecutionExceptionHandler] (main) ERROR: Failed to start server in (development) mode',
+      '2026-12-03 13:50:40,045 ERROR [org.keycloak.quarkus.runtime.cli.ExecutionExceptionHandler] (main) ERROR: Unable to start HTTP server',
+      `2026-12-03 13:50:40,047 ERROR [org.keycloak.quarkus.runtime.cli.ExecutionExceptionHandler] (main) ERROR: java.lang.IllegalStateException: Unable to start the management interface on 127.0.0.1:${port}`,
+      `2026-12-03 13:50:40,047 ERROR [org.keycloak.quarkus.runtime.cli.ExecutionExceptionHandler] (main) ERROR: Unable to start the management interface on 127.0.0.1:${port}`,
+      '2026-12-03 13:50:40,047 ERROR [org.keycloak.quarkus.runtime.cli.ExecutionExceptionHandler] (main) ERROR: Address already in use',
+    ].join('\n'),
   );
 
 /** Picks 40001/40002, then 40003/40004, ... for the ports wanted as 0. */
@@ -43,6 +57,20 @@ describe('launchOnFreePorts', () => {
     ]);
   });
 
+  it('starts again when the picked management port was taken (its own log form)', async () => {
+    const { pick, calls } = picker();
+    const started = await launchOnFreePorts(
+      [0, 0],
+      async (http, management) => {
+        if (http === 40_001) throw managementTaken(management);
+        return `${http}/${management}`;
+      },
+      pick,
+    );
+    expect(started).toBe('40003/40004');
+    expect(calls).toHaveLength(2);
+  });
+
   it(`gives up after ${PORT_ATTEMPTS} starts, with the last start's error`, async () => {
     const { pick, calls } = picker();
     const attempt = launchOnFreePorts(
@@ -68,6 +96,18 @@ describe('launchOnFreePorts', () => {
       ),
     ).rejects.toThrow('Port already bound: 8080');
     expect(given.calls).toEqual([[8080, 40_001]]);
+
+    const givenManagement = picker();
+    await expect(
+      launchOnFreePorts(
+        [0, 9000],
+        async (_http, management) => {
+          throw managementTaken(management);
+        },
+        givenManagement.pick,
+      ),
+    ).rejects.toThrow('answered 200');
+    expect(givenManagement.calls).toEqual([[40_001, 9000]]);
 
     const other = picker();
     const timeout = new RealKeycloakError('START_TIMEOUT', 'Keycloak was not ready within 1 ms');
