@@ -24,7 +24,8 @@ function requestHeaders(rawHeaders: readonly string[]): Record<string, string | 
 
 /** kong.request.get_query(): repeated keys as arrays, a key without `=` as true. */
 function queryTable(requestUri: string): Record<string, string | boolean | (string | boolean)[]> {
-  const table: Record<string, string | boolean | (string | boolean)[]> = {};
+  // no prototype, as in headerTable: `?constructor=x` is a key like any other
+  const table: Record<string, string | boolean | (string | boolean)[]> = Object.create(null);
   const at = requestUri.indexOf('?');
   if (at < 0) return table;
   for (const pair of requestUri.slice(at + 1).split('&')) {

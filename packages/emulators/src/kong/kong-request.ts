@@ -99,7 +99,8 @@ export function firstHeader(headers: IncomingHttpHeaders, name: string): string 
  * lower-case names, repeated headers as arrays, HTTP/2 pseudo-headers left out.
  */
 export function headerTable(list: readonly string[]): Record<string, string | string[]> {
-  const table: Record<string, string | string[]> = {};
+  // no prototype: a header named `constructor` or `__proto__` is a header like any other
+  const table: Record<string, string | string[]> = Object.create(null);
   for (let i = 0; i + 1 < list.length; i += 2) {
     if ((list[i] as string).startsWith(':')) continue;
     const name = (list[i] as string).toLowerCase();

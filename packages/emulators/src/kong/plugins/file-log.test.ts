@@ -73,14 +73,17 @@ beforeEach(async () => {
 
 describe('file-log', () => {
   it("writes a proxied request in Kong's serialize shape, authorization redacted, with the model and version", async () => {
-    const response = await fetch(`${kong.proxyUrl()}/v1/models/classifier/versions/2:predict?debug=1&x`, {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${await token('classifier-app')}`,
-        'content-type': 'application/json',
+    const response = await fetch(
+      `${kong.proxyUrl()}/v1/models/classifier/versions/2:predict?debug=1&x&constructor=c`,
+      {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${await token('classifier-app')}`,
+          'content-type': 'application/json',
+        },
+        body: '{"instances":[1]}',
       },
-      body: '{"instances":[1]}',
-    });
+    );
     expect(response.status).toBe(200);
     await response.text();
     const correlationId = response.headers.get(CORRELATION_HEADER);
@@ -96,13 +99,13 @@ describe('file-log', () => {
     expect(line).toMatchObject({
       request: {
         id: response.headers.get('x-kong-request-id'),
-        uri: '/v1/models/classifier/versions/2:predict?debug=1&x',
-        url: `${kong.proxyUrl()}/v1/models/classifier/versions/2:predict?debug=1&x`,
-        querystring: { debug: '1', x: true },
+        uri: '/v1/models/classifier/versions/2:predict?debug=1&x&constructor=c',
+        url: `${kong.proxyUrl()}/v1/models/classifier/versions/2:predict?debug=1&x&constructor=c`,
+        querystring: { debug: '1', x: true, constructor: 'c' },
         method: 'POST',
         headers: { authorization: 'REDACTED', 'content-type': 'application/json' },
       },
-      upstream_uri: '/v1/models/classifier/versions/2:predict?debug=1&x', // the args as sent
+      upstream_uri: '/v1/models/classifier/versions/2:predict?debug=1&x&constructor=c', // the args as sent
       upstream_status: '200',
       response: { status: 200 },
       tries: [{ ip: '127.0.0.1', port: rest.port }],
@@ -145,14 +148,30 @@ describe('file-log', () => {
       'one',
       'X-Trace',
       'two',
+      // names an object literal already has (Object.prototype's): each is a header like any other
+      'Constructor',
+      'c',
+      '__proto__',
+      'p',
+      'toString',
+      't',
     ]);
     expect(status).toBe(200);
     await kong.flushLogs();
     const [line] = await logLines(logPath);
     expect(line).toMatchObject({
-      request: { headers: { 'x-trace': ['one', 'two'], authorization: 'REDACTED' } },
+      request: {
+        headers: {
+          'x-trace': ['one', 'two'],
+          authorization: 'REDACTED',
+          constructor: 'c',
+          tostring: 't',
+        },
+      },
       response: { headers: { 'set-cookie': ['a=1', 'b=2'] } },
     });
+    const { headers } = (line as { request: { headers: object } }).request;
+    expect(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value).toBe('p');
   });
 
   it('writes a refused request that matched a route with its upstream_uri, tries [], upstream_status "", proxy latency -1', async () => {
