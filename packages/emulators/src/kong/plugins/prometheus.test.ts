@@ -13,7 +13,7 @@ import { localGatewayConfig } from '../testing/local-gateway.js';
 import { requestContext } from '../testing/request-context.js';
 import { mintToken } from '../testing/tokens.js';
 import { startEchoUpstream, type TestUpstream } from '../testing/upstreams.js';
-import { KongPrometheusMetrics } from './prometheus.js';
+import { compareBytewise, KongPrometheusMetrics } from './prometheus.js';
 
 // The prometheus plugin: Kong's metric names and labels on the Status API's (and Admin API's) /metrics, each
 // per-request family only when its flag is on.
@@ -277,5 +277,37 @@ describe("the page, as Kong's nginx-lua-prometheus writes it", () => {
     expect(bounds('kong_upstream_latency_ms')).toEqual(UPSTREAM_BOUNDS);
     expect(bounds('kong_request_latency_ms')).toEqual(UPSTREAM_BOUNDS);
     expect(text).toContain('kong_node_info{node_id="node-1",version="3.9.3"} 1');
+  });
+
+  it('sorts as Lua does, byte-wise in UTF-8: a name above U+FFFF after one in U+E000-U+FFFF', async () => {
+    const metrics = new KongPrometheusMetrics('node-1', '3.9.3');
+    const log = metrics.plugin({ id: 'ws', name: 'default' }).log;
+    log(proxied('svc-\u{1F680}'), flags, {} as never); // F0 9F 9A 80 in UTF-8, D83D DE80 in UTF-16
+    log(proxied('svc-\uFB01'), flags, {} as never); // EF AC 81 in UTF-8
+    const text = await metrics.text();
+    expect(text.indexOf('service="svc-\uFB01"')).toBeLessThan(text.indexOf('service="svc-\u{1F680}"'));
+  });
+});
+
+describe('compareBytewise', () => {
+  it('orders strings as their UTF-8 bytes compare', () => {
+    const words = [
+      'a',
+      'ab',
+      'b',
+      '\u00e9',
+      '\uFB01',
+      '\u{1F680}',
+      '\u{1F680}a',
+      '\uD7FF',
+      '\uE000',
+      '\uFFFF',
+      'Z',
+      '',
+    ];
+    const expected = [...words].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
+    expect([...words].sort(compareBytewise)).toEqual(expected);
+    // and not as JavaScript's own comparison would
+    expect([...words].sort()).not.toEqual(expected);
   });
 });

@@ -54,6 +54,26 @@ function labelValue(value: string): string {
   return value.replaceAll('\\', '\\\\').replaceAll('"', '\\"');
 }
 
+/**
+ * Lua's string comparison (table.sort): byte-wise, which for UTF-8 is code point order. JavaScript's `<`
+ * compares UTF-16 units, where a character above U+FFFF (a surrogate pair, 0xD800-0xDFFF) sorts before
+ * U+E000-U+FFFF; moving the surrogates above that range gives code point order.
+ */
+export function compareBytewise(a: string, b: string): number {
+  const length = Math.min(a.length, b.length);
+  for (let i = 0; i < length; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x !== y) return codePointRank(x) - codePointRank(y);
+  }
+  return a.length - b.length;
+}
+
+function codePointRank(unit: number): number {
+  if (unit < 0xd800) return unit;
+  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
+}
+
 /** `{k1="v1",k2="v2"}` in declared order, or nothing without labels. */
 function labelBlock(family: Family, values: readonly string[]): string {
   if (family.labelNames.length === 0) return '';
@@ -191,7 +211,7 @@ class KongPrometheusRegistry {
 
   /** metric_data(): every key in byte order, each family's HELP and TYPE before its first one. */
   text(): string {
-    const cells = [...this.cells.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const cells = [...this.cells.values()].sort((a, b) => compareBytewise(a.key, b.key));
     const seen = new Set<string>();
     let text = '';
     for (const cell of cells) {
