@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 
 // file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
 // interleave or drop a line. What arrives within BATCH_MS of a first line is appended together (Kong writes
@@ -15,20 +15,37 @@ import { open } from 'node:fs/promises';
 
 /** How long the first line of a batch waits for others. */
 export const BATCH_MS = 10;
+/** The size each buffer starts with, and goes back to after a batch larger than KEPT_BUFFER_BYTES. */
+const INITIAL_BUFFER_BYTES = 64 * 1024;
+/** A buffer grown past this for a burst is not kept once its batch is written. */
+export const KEPT_BUFFER_BYTES = 1024 * 1024;
+
+/** How the writer opens its file for each batch (the test's stand-in for a disk that fills up). */
+export type OpenForAppend = (path: string) => Promise<Pick<FileHandle, 'write' | 'close'>>;
+
+const openForAppend: OpenForAppend = (path) => open(path, 'a', 0o644);
 
 export class FileLogWriter {
   /** The batch being filled: lines are encoded as they come, so no line outlives its request as a string. */
-  private filling = Buffer.allocUnsafe(64 * 1024);
+  private filling = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
   private length = 0;
   private lines = 0;
   /** The buffer of the batch being written, filled again once that write is done. */
-  private spare = Buffer.allocUnsafe(64 * 1024);
+  private spare = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
   private draining: Promise<void> | undefined;
   /** Lines that could not be written (the directory is missing, no permission), and the last error. */
   failedLines = 0;
   lastError: Error | undefined;
 
-  constructor(readonly path: string) {}
+  constructor(
+    readonly path: string,
+    private readonly openFile: OpenForAppend = openForAppend,
+  ) {}
+
+  /** The bytes this writer holds in its two buffers (what a burst grew them to, until it is written). */
+  get bufferedCapacity(): number {
+    return this.filling.length + this.spare.length;
+  }
 
   /** Queues one line (its newline is added). */
   append(line: string): void {
@@ -59,28 +76,40 @@ export class FileLogWriter {
       this.spare = batch;
       this.length = 0;
       this.lines = 0;
+      const progress = { written: 0 };
       try {
-        await this.write(batch, length);
+        await this.write(batch, length, progress);
       } catch (error) {
         // Kong logs each failure to its error log; once per path is enough to show the cause here
         if (this.lastError === undefined)
           console.error(`kong emulator: file-log cannot write to ${this.path}: ${(error as Error).message}`);
-        this.failedLines += lines;
+        // the lines whose newline did not reach the file (a disk that filled up mid-batch kept the rest)
+        this.failedLines += progress.written === 0 ? lines : newlines(batch, progress.written, length);
         this.lastError = error as Error;
       }
+      // a burst grew this buffer: let it go rather than hold its size for good
+      if (this.spare.length > KEPT_BUFFER_BYTES) this.spare = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
     }
     this.draining = undefined;
   }
 
-  private async write(data: Buffer, length: number): Promise<void> {
-    const file = await open(this.path, 'a', 0o644);
+  private async write(data: Buffer, length: number, progress: { written: number }): Promise<void> {
+    const file = await this.openFile(this.path);
     try {
-      for (let written = 0; written < length; )
-        written += (await file.write(data, written, length - written)).bytesWritten;
+      while (progress.written < length)
+        progress.written += (
+          await file.write(data, progress.written, length - progress.written)
+        ).bytesWritten;
     } finally {
       await file.close();
     }
   }
+}
+
+function newlines(data: Buffer, from: number, to: number): number {
+  let count = 0;
+  for (let at = data.indexOf(0x0a, from); at !== -1 && at < to; at = data.indexOf(0x0a, at + 1)) count++;
+  return count;
 }
 
 /** One writer per path, shared by every file-log instance that names it. */
