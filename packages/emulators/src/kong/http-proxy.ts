@@ -132,16 +132,45 @@ export function upstreamHeaders(
   return headers;
 }
 
+/** The times header_filter reports (whole milliseconds). */
+export interface KongAnswerLatencies {
+  /** ctx.KONG_WAITING_TIME: from the request sent upstream to the upstream's headers. */
+  upstream: number;
+  /** ctx.KONG_PROXY_LATENCY: Kong's own time before it sent the request upstream. */
+  proxy: number;
+}
+
 /**
- * The Via Kong sends back (handler.lua's header_filter, 3.8 on): the upstream's, then this hop, named by the
- * protocol Kong spoke upstream (2 for gRPC).
+ * What handler.lua's header_filter (3.8 on, the default `headers`) sets on a proxied answer, in its order:
+ * X-Kong-Upstream-Latency and X-Kong-Proxy-Latency (latency_tokens); Via, the upstream's hops then this one,
+ * named by the protocol Kong spoke upstream (2 for gRPC); Server, only where the upstream sent none; and
+ * X-Kong-Request-Id. Appended to `headers`.
  */
-export function responseVia(upstream: readonly string[], grpc: boolean): string {
+export function addKongAnswerHeaders(
+  headers: HeaderList,
+  upstream: readonly string[],
+  grpc: boolean,
+  latencies: KongAnswerLatencies,
+  requestId: string,
+): void {
   const hops: string[] = [];
-  for (let i = 0; i + 1 < upstream.length; i += 2)
-    if ((upstream[i] as string).toLowerCase() === 'via') hops.push(upstream[i + 1] as string);
+  let server = false;
+  for (let i = 0; i + 1 < upstream.length; i += 2) {
+    const name = (upstream[i] as string).toLowerCase();
+    if (name === 'via') hops.push(upstream[i + 1] as string);
+    else if (name === 'server') server = true;
+  }
   hops.push(`${grpc ? '2' : '1.1'} ${KONG_SERVER_HEADER}`);
-  return hops.join(', ');
+  headers.push(
+    'X-Kong-Upstream-Latency',
+    String(latencies.upstream),
+    'X-Kong-Proxy-Latency',
+    String(latencies.proxy),
+    'Via',
+    hops.join(', '),
+  );
+  if (!server) headers.push('Server', KONG_SERVER_HEADER);
+  headers.push('X-Kong-Request-Id', requestId);
 }
 
 /**

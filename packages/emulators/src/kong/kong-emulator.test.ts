@@ -1,5 +1,6 @@
-import { request as httpRequest } from 'node:http';
+import { createServer, request as httpRequest } from 'node:http';
 import { connect as connectHttp2 } from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
@@ -120,6 +121,35 @@ describe('proxying REST over HTTP/1.1', () => {
     expect(response.headers.get('ratelimit-remaining')).toBe('49');
     expect(response.headers.get('ratelimit-reset')).toBe('1');
     expect(response.headers.get('via')).toBe('1.1 kong/3.9.3');
+    // header_filter's defaults: latency_tokens, and Server where the upstream sent none
+    expect(response.headers.get('x-kong-upstream-latency')).toMatch(/^\d+$/);
+    expect(response.headers.get('x-kong-proxy-latency')).toMatch(/^\d+$/);
+    expect(response.headers.get('server')).toBe('kong/3.9.3');
+  });
+
+  it('reports the wait for the upstream in X-Kong-Upstream-Latency, and none on a refusal', async () => {
+    const slow = createServer((request, response) => {
+      request.resume();
+      setTimeout(() => response.end('{}'), 80);
+    });
+    await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (slow.address() as AddressInfo).port;
+      kong.replaceConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { ...upstream, restPort: port }));
+      const response = await get('/v1/models/classifier', {
+        authorization: `Bearer ${await token('ops-console')}`,
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+      expect(Number(response.headers.get('x-kong-upstream-latency'))).toBeGreaterThanOrEqual(80);
+      const refused = await get('/v1/models/classifier');
+      expect(refused.status).toBe(401);
+      expect(refused.headers.get('x-kong-upstream-latency')).toBeNull();
+      expect(refused.headers.get('x-kong-response-latency')).toMatch(/^\d+$/);
+    } finally {
+      slow.closeAllConnections();
+      await new Promise((resolve) => slow.close(resolve));
+    }
   });
 
   it('relays headers as nginx does: names as written, repeats kept, the ones Kong sets replacing the others', async () => {
@@ -135,6 +165,10 @@ describe('proxying REST over HTTP/1.1', () => {
         'b=2',
         'X-Upstream-Case',
         'Kept',
+        'Server',
+        'tf-serving-like/1',
+        'X-Kong-Upstream-Latency',
+        'not-from-kong',
       ],
     });
     try {
@@ -169,6 +203,9 @@ describe('proxying REST over HTTP/1.1', () => {
       expect(sent(answer.rawHeaders, 'x-kong-request-id')).toEqual([expect.stringMatching(/^[0-9a-f]{32}$/)]);
       expect(sent(answer.rawHeaders, 'set-cookie')).toEqual(['a=1', 'b=2']);
       expect(answer.rawHeaders).toContain('X-Upstream-Case');
+      // the upstream's Server stays (Kong adds its own only where there is none); its latency header does not
+      expect(sent(answer.rawHeaders, 'server')).toEqual(['tf-serving-like/1']);
+      expect(sent(answer.rawHeaders, 'x-kong-upstream-latency')).toEqual([expect.stringMatching(/^\d+$/)]);
     } finally {
       await relay.close();
     }

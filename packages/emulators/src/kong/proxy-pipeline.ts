@@ -13,17 +13,17 @@ import {
 import { forwardGrpc, type GrpcUpstreams } from './grpc-proxy.js';
 import { grpcRefusalHeaders } from './grpc-refusal.js';
 import {
+  addKongAnswerHeaders,
   forwardHttp,
   type HeaderList,
   KONG_SERVER_HEADER,
   relayedHeaders,
-  responseVia,
   upstreamHeaders,
   upstreamPath,
 } from './http-proxy.js';
 import type { KongClock } from './kong-clock.js';
 import { type KongLogPlugin, runLogPhase } from './kong-log-plugin.js';
-import type { KongLogRecord } from './kong-log-record.js';
+import { elapsedMs, type KongLogRecord } from './kong-log-record.js';
 import {
   firstHeader,
   headerListOf,
@@ -257,14 +257,12 @@ export class ProxyPipeline {
       record.status = status;
       const kong: HeaderList = [];
       for (const [name, value] of context.responseHeaders) kong.push(name, value);
-      kong.push(
-        'Via',
-        responseVia(upstream, service.protocol === 'grpc' || service.protocol === 'grpcs'),
-        'X-Kong-Proxy-Latency',
-        String(Math.max(0, this.options.clock.now() - startedAt)),
-        'X-Kong-Request-Id',
-        requestId,
-      );
+      const grpc = service.protocol === 'grpc' || service.protocol === 'grpcs';
+      const latencies = {
+        upstream: elapsedMs(record.upstreamSentHr ?? record.upstreamAnsweredHr, record.upstreamAnsweredHr),
+        proxy: Math.max(0, this.options.clock.now() - startedAt),
+      };
+      addKongAnswerHeaders(kong, upstream, grpc, latencies, requestId);
       const headers = relayedHeaders(upstream, kong);
       record.responseHeaders = headers;
       return headers;
