@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -24,18 +25,36 @@ interface RunningCli {
 
 const running: RunningCli[] = [];
 
-/** Ports free right now (the real flags have no "pick one": --port=0 is refused, --rest_api_port=0 is off). */
+/** The kernel's ephemeral range: bind(0) and outgoing connections take their ports from it. */
+const EPHEMERAL_LOW = (() => {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+  } catch {
+    return 32_768; // Linux's default low end; elsewhere the check below still finds a free port
+  }
+})();
+
+/** Whether `port` can be bound on every interface now (as the CLI binds it). */
+function bindable(port: number): Promise<boolean> {
+  const server = createServer();
+  return new Promise((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Ports free right now (the real flags have no "pick one": --port=0 is refused, --rest_api_port=0 is off),
+ * below the ephemeral range: the CLI binds them a second later, and a port bind(0) gave could be handed to
+ * another process's connection or listener in between; one below that range is only ever taken on purpose.
+ */
 async function freePorts(count: number): Promise<number[]> {
-  const servers = Array.from({ length: count }, () => createServer());
-  const ports = await Promise.all(
-    servers.map(
-      (server) =>
-        new Promise<number>((resolve) =>
-          server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
-        ),
-    ),
-  );
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  const low = Math.max(10_000, EPHEMERAL_LOW - 12_000);
+  const ports: number[] = [];
+  while (ports.length < count) {
+    const port = low + Math.floor(Math.random() * (EPHEMERAL_LOW - low));
+    if (!ports.includes(port) && (await bindable(port))) ports.push(port);
+  }
   return ports;
 }
 
