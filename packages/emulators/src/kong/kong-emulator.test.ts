@@ -127,6 +127,17 @@ describe('proxying REST over HTTP/1.1', () => {
     expect(response.headers.get('server')).toBe('kong/3.9.3');
   });
 
+  it('keeps a client connection as nginx does under Kong: 75 s idle, 10,000 requests', async () => {
+    // node names its limits in a Keep-Alive header (nginx sends none): they are nginx's keepalive_timeout
+    // default and Kong's nginx_http_keepalive_requests, not node's 5 s and no limit
+    for (const url of [kong.proxyUrl(), kong.adminUrl()]) {
+      const response = await fetch(`${url}/v1/models/classifier`);
+      await response.text();
+      expect(response.headers.get('connection')).toBe('keep-alive');
+      expect(response.headers.get('keep-alive')).toBe('timeout=75, max=10000');
+    }
+  });
+
   it('reports the wait for the upstream in X-Kong-Upstream-Latency, and none on a refusal', async () => {
     const slow = createServer((request, response) => {
       request.resume();

@@ -59,6 +59,21 @@ export interface BoundListener extends KongListener {
 
 type AnyServer = Server | Http2Server;
 
+/** nginx's keepalive_timeout (its default, 75 s: Kong's template sets none). */
+export const KEEPALIVE_TIMEOUT_MS = 75_000;
+/** Kong's nginx_http_keepalive_requests: requests on one client connection before nginx closes it. */
+export const KEEPALIVE_REQUESTS = 10_000;
+
+/**
+ * An HTTP/1.1 listener keeps an idle client connection as nginx does under Kong (node's own default closes it
+ * after 5 s, which a client pool idle between two load phases would meet as a reset connection).
+ */
+function withNginxKeepalive(server: Server): Server {
+  server.keepAliveTimeout = KEEPALIVE_TIMEOUT_MS;
+  server.maxRequestsPerSocket = KEEPALIVE_REQUESTS;
+  return server;
+}
+
 export class KongEmulator {
   private snapshot: KongSnapshot;
   private readonly servers: { server: AnyServer; listener: BoundListener }[] = [];
@@ -218,7 +233,7 @@ export class KongEmulator {
         ? createHttp2Server((request, response) =>
             handle(request as unknown as IncomingMessage, response as unknown as ServerResponse),
           )
-        : createServer(handle);
+        : withNginxKeepalive(createServer(handle));
       port = (await this.bind(server, listener, 'proxy')).port;
     }
     for (const [role, handler, listeners] of [
@@ -226,9 +241,11 @@ export class KongEmulator {
       ['status', status, options.statusListen ?? DEFAULT_EMULATOR_LISTENERS.status],
     ] as const) {
       for (const listener of listeners) {
-        const server = createServer((request, response) => {
-          handler(request, response).catch((error: unknown) => failed(response, error));
-        });
+        const server = withNginxKeepalive(
+          createServer((request, response) => {
+            handler(request, response).catch((error: unknown) => failed(response, error));
+          }),
+        );
         await this.bind(server, listener, role);
       }
     }
