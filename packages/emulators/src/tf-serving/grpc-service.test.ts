@@ -66,7 +66,7 @@ function request(init: Parameters<typeof create<typeof PredictRequestSchema>>[1]
 
 describe('Predict', () => {
   it.each(GOLDEN_MODELS)(
-    'answers %s v%i within the golden tolerance, batches 1 and 3',
+    'answers %s (graph %s) v%i within the golden tolerance, batches 1 and 3',
     (name, graph, version) => expectGoldenPredictions(predictions, name, graph, version),
   );
 

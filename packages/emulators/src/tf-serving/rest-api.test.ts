@@ -53,19 +53,22 @@ describe('REST :predict', () => {
     ['classifier', 'classifier', 1, 'row'],
     ['classifier', 'classifier', 2, 'columnar'],
     ['convnet', 'convnet', 1, 'columnar'],
-  ] as const)('answers %s v%i (%s) within the golden tolerance', async (name, graph, version, format) => {
-    const golden = goldenFile(name, buildModel(graph, version));
-    const goldenCase = golden.cases[1];
-    if (!goldenCase) throw new Error('golden file has no batch 3');
-    const { body } = restPredictBody(DEFAULT_POLICY, { model: name, version }, { batchSize: 3, format });
-    const result = await post(`/v1/models/${name}/versions/${version}:predict`, body);
-    expect(result.status).toBe(200);
-    expect(result.headers.get('content-type')).toBe('application/json');
-    const [alias, expected] = Object.entries(goldenCase.outputs)[0] as [string, { values: number[] }];
-    const decoded = decodeRestPredictResponse(result.text, { [alias]: DataType.DT_FLOAT });
-    expect(decoded.format).toBe(format);
-    expect(withinTolerance(decoded.outputs[alias]?.values as Float32Array, expected.values).ok).toBe(true);
-  });
+  ] as const)(
+    'answers %s (graph %s) v%i, %s format, within the golden tolerance',
+    async (name, graph, version, format) => {
+      const golden = goldenFile(name, buildModel(graph, version));
+      const goldenCase = golden.cases[1];
+      if (!goldenCase) throw new Error('golden file has no batch 3');
+      const { body } = restPredictBody(DEFAULT_POLICY, { model: name, version }, { batchSize: 3, format });
+      const result = await post(`/v1/models/${name}/versions/${version}:predict`, body);
+      expect(result.status).toBe(200);
+      expect(result.headers.get('content-type')).toBe('application/json');
+      const [alias, expected] = Object.entries(goldenCase.outputs)[0] as [string, { values: number[] }];
+      const decoded = decodeRestPredictResponse(result.text, { [alias]: DataType.DT_FLOAT });
+      expect(decoded.format).toBe(format);
+      expect(withinTolerance(decoded.outputs[alias]?.values as Float32Array, expected.values).ok).toBe(true);
+    },
+  );
 
   it('writes the answer in TF Serving layout, floats with .0 and six digits', async () => {
     const result = await post('/v1/models/half_plus_two:predict', '{"instances": [1.0, 2.0, 5.0]}');

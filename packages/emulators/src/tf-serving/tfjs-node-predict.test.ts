@@ -38,7 +38,7 @@ describe('Predict on tfjs-node', () => {
   });
 
   it.each(GOLDEN_MODELS)(
-    'answers %s v%i within the golden tolerance, batches 1 and 3',
+    'answers %s (graph %s) v%i within the golden tolerance, batches 1 and 3',
     (name, graph, version) => expectGoldenPredictions(predictions, name, graph, version),
   );
 });
