@@ -134,9 +134,9 @@ export function upstreamHeaders(
 
 /** The times header_filter reports (whole milliseconds). */
 export interface KongAnswerLatencies {
-  /** ctx.KONG_WAITING_TIME: from the request sent upstream to the upstream's headers. */
+  /** ctx.KONG_WAITING_TIME: from the upstream called to its headers. */
   upstream: number;
-  /** ctx.KONG_PROXY_LATENCY: Kong's own time before it sent the request upstream. */
+  /** ctx.KONG_PROXY_LATENCY: Kong's own time before it called the upstream (a buffered body's upload included). */
   proxy: number;
 }
 
@@ -239,6 +239,8 @@ export async function forwardHttp(
     requestBuffering: boolean;
     /** Called with the upstream's status and headers when it answers; returns the headers to send back. */
     respond: (status: number, upstreamHeaders: readonly string[]) => HeaderList;
+    /** Called just before the upstream is called: a buffered body has arrived whole by then (the balancer's turn). */
+    sending: () => void;
   },
   response: DownstreamResponse,
 ): Promise<ForwardResult> {
@@ -251,6 +253,7 @@ export async function forwardHttp(
     if (declared !== undefined) headers.push('content-length', declared);
     else headers.push('transfer-encoding', 'chunked');
   }
+  options.sending();
   return new Promise((resolve) => {
     let timedOut = false;
     let answered = false;

@@ -1,4 +1,5 @@
-import { createServer, request as httpRequest } from 'node:http';
+import { once } from 'node:events';
+import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { connect as connectHttp2 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import {
@@ -138,21 +139,38 @@ describe('proxying REST over HTTP/1.1', () => {
     }
   });
 
-  it('reports the wait for the upstream in X-Kong-Upstream-Latency, and none on a refusal', async () => {
+  it('splits the time as Kong does: the upload and its own work in X-Kong-Proxy-Latency, the upstream in X-Kong-Upstream-Latency', async () => {
+    const PAUSE_MS = 150;
     const slow = createServer((request, response) => {
       request.resume();
-      setTimeout(() => response.end('{}'), 80);
+      request.on('end', () => setTimeout(() => response.end('{}'), PAUSE_MS));
     });
     await new Promise<void>((resolve) => slow.listen(0, '127.0.0.1', resolve));
     try {
       const port = (slow.address() as AddressInfo).port;
       kong.replaceConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS, { ...upstream, restPort: port }));
-      const response = await get('/v1/models/classifier', {
-        authorization: `Bearer ${await token('ops-console')}`,
+      const authorization = `Bearer ${await token('ops-console')}`;
+      const started = performance.now();
+      // half the body, a pause, the rest: with request buffering Kong calls the upstream once it has it all
+      const answer = await new Promise<IncomingMessage>((resolve, reject) => {
+        const call = httpRequest(`${kong.proxyUrl()}/v1/models/classifier:predict`, {
+          method: 'POST',
+          headers: { authorization, 'content-type': 'application/json', 'content-length': '17' },
+        });
+        call.on('response', resolve).on('error', reject);
+        call.write('{"instances":');
+        setTimeout(() => call.end('[1]}'), PAUSE_MS);
       });
-      expect(response.status).toBe(200);
-      await response.text();
-      expect(Number(response.headers.get('x-kong-upstream-latency'))).toBeGreaterThanOrEqual(80);
+      answer.resume();
+      await once(answer, 'end');
+      const elapsed = performance.now() - started;
+      expect(answer.statusCode).toBe(200);
+      const upstreamMs = Number(answer.headers['x-kong-upstream-latency']);
+      const proxyMs = Number(answer.headers['x-kong-proxy-latency']);
+      expect(upstreamMs).toBeGreaterThanOrEqual(PAUSE_MS - 1);
+      expect(proxyMs).toBeGreaterThanOrEqual(PAUSE_MS - 1);
+      // each part counted once: together they fit in what the client waited
+      expect(upstreamMs + proxyMs).toBeLessThanOrEqual(Math.ceil(elapsed) + 1);
       const refused = await get('/v1/models/classifier');
       expect(refused.status).toBe(401);
       expect(refused.headers.get('x-kong-upstream-latency')).toBeNull();

@@ -258,9 +258,11 @@ export class ProxyPipeline {
       const kong: HeaderList = [];
       for (const [name, value] of context.responseHeaders) kong.push(name, value);
       const grpc = service.protocol === 'grpc' || service.protocol === 'grpcs';
+      // both from the moment the upstream was called (init.lua: balancer ended), as file-log's latencies
+      const sent = record.upstreamSentHr ?? record.upstreamAnsweredHr;
       const latencies = {
-        upstream: elapsedMs(record.upstreamSentHr ?? record.upstreamAnsweredHr, record.upstreamAnsweredHr),
-        proxy: Math.max(0, this.options.clock.now() - startedAt),
+        upstream: elapsedMs(sent, record.upstreamAnsweredHr),
+        proxy: elapsedMs(record.arrivedHr, sent),
       };
       addKongAnswerHeaders(kong, upstream, grpc, latencies, requestId);
       const headers = relayedHeaders(upstream, kong);
@@ -296,7 +298,6 @@ export class ProxyPipeline {
       if (outcome !== 'answered') return upstreamFailed(outcome);
       return;
     }
-    this.startTry(record, service);
     let result: Awaited<ReturnType<typeof forwardHttp>>;
     try {
       result = await forwardHttp(
@@ -308,6 +309,8 @@ export class ProxyPipeline {
           body,
           requestBuffering: match.route.request_buffering,
           respond,
+          // the try starts when the upstream is called: an upload cut off while buffered has none (tries [])
+          sending: () => this.startTry(record, service),
         },
         response,
       );
