@@ -71,6 +71,23 @@ describe('launchOnFreePorts', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('starts again when the port picked for one listener is the one the caller gave the other', async () => {
+    const { pick, calls } = picker(); // its first pick is 40001, the HTTP port given
+    const started = await launchOnFreePorts(
+      [40_001, 0],
+      async (http, management) => {
+        if (management === http) throw taken(management);
+        return `${http}/${management}`;
+      },
+      pick,
+    );
+    expect(started).toBe('40001/40002');
+    expect(calls).toEqual([
+      [40_001, 40_001],
+      [40_001, 40_002],
+    ]);
+  });
+
   it(`gives up after ${PORT_ATTEMPTS} starts, with the last start's error`, async () => {
     const { pick, calls } = picker();
     const attempt = launchOnFreePorts(
