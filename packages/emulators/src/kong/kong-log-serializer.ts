@@ -86,7 +86,11 @@ function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Reco
   return root;
 }
 
-/** kong.log.serialize(): the table file-log encodes. */
+/**
+ * kong.log.serialize(): the table file-log encodes. Its `request.headers`, `response.headers` and
+ * `request.querystring` have no prototype (a header may be named `constructor`): use `Object.hasOwn`, not
+ * their own `hasOwnProperty`.
+ */
 export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
   const root = serializedFields(record, workspace);
   const context = record.context;

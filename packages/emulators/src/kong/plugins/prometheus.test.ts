@@ -304,6 +304,11 @@ describe('compareBytewise', () => {
       '\uFFFF',
       'Z',
       '',
+      // lone surrogates (a JSON config can carry one): UTF-8 writes each as U+FFFD
+      '\uDC00',
+      '\uD800x',
+      '\uFFFDy',
+      '\u{10000}',
     ];
     const expected = [...words].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
     expect([...words].sort(compareBytewise)).toEqual(expected);

@@ -55,23 +55,26 @@ function labelValue(value: string): string {
 }
 
 /**
- * Lua's string comparison (table.sort): byte-wise, which for UTF-8 is code point order. JavaScript's `<`
- * compares UTF-16 units, where a character above U+FFFF (a surrogate pair, 0xD800-0xDFFF) sorts before
- * U+E000-U+FFFF; moving the surrogates above that range gives code point order.
+ * Lua's string comparison (table.sort) on the page's keys: byte-wise in UTF-8, i.e. by code point, where
+ * JavaScript's `<` compares UTF-16 units (a character above U+FFFF, a surrogate pair, would sort before
+ * U+E000-U+FFFF). A lone surrogate counts as the U+FFFD it is written as.
  */
 export function compareBytewise(a: string, b: string): number {
-  const length = Math.min(a.length, b.length);
-  for (let i = 0; i < length; i++) {
-    const x = a.charCodeAt(i);
-    const y = b.charCodeAt(i);
-    if (x !== y) return codePointRank(x) - codePointRank(y);
+  let i = 0;
+  let j = 0;
+  while (i < a.length && j < b.length) {
+    const x = codePointAt(a, i);
+    const y = codePointAt(b, j);
+    if (x !== y) return x - y;
+    i += x > 0xffff ? 2 : 1;
+    j += y > 0xffff ? 2 : 1;
   }
-  return a.length - b.length;
+  return a.length - i - (b.length - j);
 }
 
-function codePointRank(unit: number): number {
-  if (unit < 0xd800) return unit;
-  return unit < 0xe000 ? unit + 0x2000 : unit - 0x800;
+function codePointAt(text: string, at: number): number {
+  const point = text.codePointAt(at) as number;
+  return point >= 0xd800 && point <= 0xdfff ? 0xfffd : point;
 }
 
 /** `{k1="v1",k2="v2"}` in declared order, or nothing without labels. */
