@@ -25,35 +25,44 @@ interface RunningCli {
 
 const running: RunningCli[] = [];
 
-/** The kernel's ephemeral range: bind(0) and outgoing connections take their ports from it. */
+/** The low end of the kernel's ephemeral range: bind(0) and outgoing connections take ports from there up. */
 const EPHEMERAL_LOW = (() => {
   try {
     return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
   } catch {
-    return 32_768; // Linux's default low end; elsewhere the check below still finds a free port
+    return Number.NaN;
   }
 })();
+/** Where ports are picked: below the ephemeral range, above the well-known and most registered ones. */
+const PICK_FROM = 10_000;
+const PICK_TRIES = 200;
 
-/** Whether `port` can be bound on every interface now (as the CLI binds it). */
-function bindable(port: number): Promise<boolean> {
+/** Binds `port` on every interface (as the CLI binds it), or 0 for one the OS picks; resolves the port or 0. */
+function bindable(port: number): Promise<number> {
   const server = createServer();
   return new Promise((resolve) => {
-    server.once('error', () => resolve(false));
-    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+    server.once('error', () => resolve(0));
+    server.listen(port, '0.0.0.0', () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
+    });
   });
 }
 
 /**
  * Ports free right now (the real flags have no "pick one": --port=0 is refused, --rest_api_port=0 is off),
- * below the ephemeral range: the CLI binds them a second later, and a port bind(0) gave could be handed to
- * another process's connection or listener in between; one below that range is only ever taken on purpose.
+ * below the ephemeral range where there is room: the CLI binds them a second later, and a port bind(0) gave
+ * could be handed to another process's connection or listener in between; one below that range is only ever
+ * taken on purpose. Where the range starts too low (or is unknown), the OS picks.
  */
 async function freePorts(count: number): Promise<number[]> {
-  const low = Math.max(10_000, EPHEMERAL_LOW - 12_000);
+  const room = Number.isFinite(EPHEMERAL_LOW) ? EPHEMERAL_LOW - PICK_FROM : 0;
   const ports: number[] = [];
-  while (ports.length < count) {
-    const port = low + Math.floor(Math.random() * (EPHEMERAL_LOW - low));
-    if (!ports.includes(port) && (await bindable(port))) ports.push(port);
+  for (let tries = 0; ports.length < count; tries++) {
+    if (tries === PICK_TRIES) throw new Error(`no ${count} free ports after ${PICK_TRIES} tries`);
+    const wanted = room >= 1_000 ? PICK_FROM + Math.floor(Math.random() * room) : 0;
+    const port = ports.includes(wanted) ? 0 : await bindable(wanted);
+    if (port !== 0 && !ports.includes(port)) ports.push(port);
   }
   return ports;
 }
