@@ -1,0 +1,145 @@
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SECRETS,
+  kongConfig,
+  MODEL_ACCESS_PLUGIN_SCHEMA,
+  validateKongConfig,
+} from '@modelgate/policy';
+import { describe, expect, it } from 'vitest';
+import type { KongLogRecord } from './kong-log-record.js';
+import { kongLogLine, serializeKongLog } from './kong-log-serializer.js';
+import { requestContext } from './testing/request-context.js';
+
+// file-log's line (kongLogLine: the table's fields as JSON, with the route, service and consumer JSON cached per
+// configuration spliced in) against kong.log.serialize's table (serializeKongLog): the line must parse to
+// exactly what JSON.stringify makes of the table, whatever the request held. A guard for any faster writer.
+
+const config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
+  plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
+});
+const WORKSPACE = { id: '6a1f1ca9-e668-4d6b-9fa4-29be7c2e6405', name: 'default' };
+
+function record(change: (record: KongLogRecord) => void = () => {}): KongLogRecord {
+  const context = requestContext(config, {
+    path: '/v1/models/classifier:predict',
+    method: 'POST',
+    rawHeaders: ['Content-Type', 'application/json', 'Authorization', 'Bearer a.b.c', 'Host', 'gw:8000'],
+  });
+  const consumer = config.consumers[0] ?? null;
+  context.consumer = consumer;
+  context.credential = { id: '55a3647f-814e-47ed-969e-76821536fad2', key: 'ops-console' };
+  context.serializeValues.set('correlation_id', 'b98abf08-dc62-43f1-b74a-ad86fbb04aa7#6');
+  context.serializeValues.set('model', 'classifier');
+  const base: KongLogRecord = {
+    request: context.request,
+    requestId: '5d0177e62a7bd5917ba4f410b9fddd47',
+    requestUri: '/v1/models/classifier:predict',
+    origin: 'http://127.0.0.1:8000',
+    requestSize: 817,
+    context,
+    startedAt: 1_796_306_550_170,
+    arrivedHr: 10,
+    upstreamSentHr: 11.2,
+    upstreamAnsweredHr: 14.9,
+    endedHr: 15.3,
+    upstreamUri: '/v1/models/classifier:predict',
+    upstreamStatus: 200,
+    tries: [{ balancer_start: 1_796_306_550_171, balancer_latency: 0, ip: '127.0.0.1', port: 8501 }],
+    source: 'service',
+    status: 200,
+    responseHeaders: [
+      'Content-Type',
+      'application/json',
+      'Via',
+      '1.1 kong/3.9.3',
+      'X-Kong-Proxy-Latency',
+      '1',
+    ],
+    responseSize: 578,
+  };
+  change(base);
+  return base;
+}
+
+const CASES: [string, KongLogRecord][] = [
+  ['a proxied request', record()],
+  [
+    'a refusal: no upstream, no tries, no consumer',
+    record((r) => {
+      r.upstreamSentHr = undefined;
+      r.upstreamAnsweredHr = undefined;
+      r.upstreamStatus = undefined;
+      r.tries = undefined;
+      r.source = 'exit';
+      r.status = 401;
+      if (r.context) {
+        r.context.consumer = null;
+        r.context.credential = null;
+      }
+    }),
+  ],
+  [
+    'no route matched',
+    record((r) => {
+      r.context = null;
+      r.upstreamUri = undefined;
+    }),
+  ],
+  [
+    'repeated headers both ways, and names like Object.prototype members',
+    record((r) => {
+      r.request.rawHeaders = ['X-Trace', 'one', 'x-trace', 'two', 'Constructor', 'c', '__proto__', 'p'];
+      r.responseHeaders = ['Set-Cookie', 'a=1', 'Set-Cookie', 'b=2', 'toString', 't'];
+    }),
+  ],
+  [
+    'values JSON must escape: quotes, backslashes, control characters, a lone surrogate, and UTF-8',
+    record((r) => {
+      r.request.rawHeaders = [
+        'X-Quote',
+        'say "hi" \\ there',
+        'X-Tab',
+        'a\tb\u0001',
+        'X-Text',
+        'Grüße 😀 \ud800',
+      ];
+      r.requestUri = '/v1/models/classifier:predict?q="x"&flag&n=1&n=2&bad=%E0%A4%A';
+      if (r.context) r.context.serializeValues.set('model', 'cla"ss\\ifier\n');
+    }),
+  ],
+  [
+    'HTTP/2 pseudo-headers and a redacted Proxy-Authorization',
+    record((r) => {
+      r.request.rawHeaders = [
+        ':method',
+        'POST',
+        ':path',
+        '/x',
+        'proxy-authorization',
+        'Basic eA==',
+        'authorization',
+        'x',
+      ];
+    }),
+  ],
+  [
+    'a serialize value named like a field',
+    record((r) => {
+      r.context?.serializeValues.set('source', 'plugin');
+    }),
+  ],
+];
+
+describe('kongLogLine', () => {
+  it.each(CASES)('parses to JSON.stringify of serializeKongLog: %s', (_, each) => {
+    const line = kongLogLine(each, WORKSPACE);
+    expect(line).not.toContain('\n');
+    expect(JSON.parse(line)).toEqual(JSON.parse(JSON.stringify(serializeKongLog(each, WORKSPACE))));
+  });
+
+  it('keeps the credentials out', () => {
+    const line = kongLogLine(record(), WORKSPACE);
+    expect(line).not.toContain('Bearer');
+    expect(JSON.parse(line).request.headers.authorization).toBe('REDACTED');
+  });
+});
