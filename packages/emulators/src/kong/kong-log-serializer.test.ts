@@ -1,22 +1,13 @@
-import {
-  DEFAULT_POLICY,
-  DEFAULT_SECRETS,
-  kongConfig,
-  MODEL_ACCESS_PLUGIN_SCHEMA,
-  validateKongConfig,
-} from '@modelgate/policy';
 import { describe, expect, it } from 'vitest';
 import type { KongLogRecord } from './kong-log-record.js';
 import { kongLogLine, serializeKongLog } from './kong-log-serializer.js';
-import { requestContext } from './testing/request-context.js';
+import { defaultKongConfig, requestContext } from './testing/request-context.js';
 
 // file-log's line (kongLogLine: the table's fields as JSON, with the route, service and consumer JSON cached per
 // configuration spliced in) against kong.log.serialize's table (serializeKongLog): the line must parse to
 // exactly what JSON.stringify makes of the table, whatever the request held. A guard for any faster writer.
 
-const config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
-  plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
-});
+const config = defaultKongConfig();
 const WORKSPACE = { id: '6a1f1ca9-e668-4d6b-9fa4-29be7c2e6405', name: 'default' };
 
 function record(change: (record: KongLogRecord) => void = () => {}): KongLogRecord {

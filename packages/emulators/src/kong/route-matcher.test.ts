@@ -1,17 +1,10 @@
-import {
-  DEFAULT_POLICY,
-  DEFAULT_SECRETS,
-  kongConfig,
-  MODEL_ACCESS_PLUGIN_SCHEMA,
-  validateKongConfig,
-} from '@modelgate/policy';
+import { validateKongConfig } from '@modelgate/policy';
 import { describe, expect, it } from 'vitest';
 import { escapeKongUri, normalizeKongPath } from './kong-uri.js';
 import { RouteMatcher } from './route-matcher.js';
+import { defaultKongConfig } from './testing/request-context.js';
 
-const generated = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
-  plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
-});
+const generated = defaultKongConfig();
 
 function routes(input: object[]) {
   return validateKongConfig({ _format_version: '3.0', services: [{ name: 's', host: 'up', routes: input }] })

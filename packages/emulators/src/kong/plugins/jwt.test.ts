@@ -1,21 +1,12 @@
-import {
-  DEFAULT_POLICY,
-  DEFAULT_SECRETS,
-  type KongJwtConfig,
-  kongConfig,
-  MODEL_ACCESS_PLUGIN_SCHEMA,
-  validateKongConfig,
-} from '@modelgate/policy';
+import type { KongJwtConfig } from '@modelgate/policy';
 import { describe, expect, it } from 'vitest';
-import { requestContext } from '../testing/request-context.js';
+import { defaultKongConfig, requestContext } from '../testing/request-context.js';
 import { retrieveJwtTokens } from './jwt.js';
 
 // Where jwt finds its tokens (handler.lua's retrieve_tokens): the query, the cookies, then the first value of
 // each header named, through `\s*[Bb]earer\s+(.+)` found anywhere in it; the same token twice counts once.
 
-const config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
-  plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
-});
+const config = defaultKongConfig();
 const jwt: KongJwtConfig = {
   ...(config.plugins.find((plugin) => plugin.name === 'jwt')?.config as KongJwtConfig),
   uri_param_names: ['jwt'],

@@ -1,21 +1,18 @@
 import {
   DEFAULT_POLICY,
   DEFAULT_SECRETS,
-  kongConfig,
   kongGrpcStatus,
-  MODEL_ACCESS_PLUGIN_SCHEMA,
   type ModelAccessCase,
   type ModelAccessCaseTable,
   modelAccessCases,
   type NormalizedKongConfig,
   TOKEN_CLAIM_POLICY,
-  validateKongConfig,
 } from '@modelgate/policy';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { grpcMessageOf } from '../grpc-refusal.js';
 import { ManualClock } from '../kong-clock.js';
 import type { KongExit } from '../kong-request.js';
-import { requestContext } from '../testing/request-context.js';
+import { defaultKongConfig, requestContext } from '../testing/request-context.js';
 import { modelAccessPlugin } from './model-access.js';
 
 // The shared case tables (packages/policy, the same ones the Lua plugin passes under LuaJIT), run against the
@@ -28,9 +25,7 @@ let config: NormalizedKongConfig;
 beforeAll(async () => {
   table = await modelAccessCases(DEFAULT_POLICY, DEFAULT_SECRETS);
   tokenClaimTable = await modelAccessCases(TOKEN_CLAIM_POLICY, DEFAULT_SECRETS);
-  config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
-    plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
-  });
+  config = defaultKongConfig();
 });
 
 function runCase(table: ModelAccessCaseTable, testCase: ModelAccessCase) {

@@ -1,16 +1,9 @@
-import {
-  DEFAULT_POLICY,
-  DEFAULT_SECRETS,
-  type GatewayConfig,
-  kongConfig,
-  MODEL_ACCESS_PLUGIN_SCHEMA,
-  validateKongConfig,
-} from '@modelgate/policy';
+import type { GatewayConfig } from '@modelgate/policy';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KongEmulator } from '../kong-emulator.js';
 import type { KongLogRecord } from '../kong-log-record.js';
 import { localGatewayConfig } from '../testing/local-gateway.js';
-import { requestContext } from '../testing/request-context.js';
+import { defaultKongConfig, requestContext } from '../testing/request-context.js';
 import { mintToken } from '../testing/tokens.js';
 import { startEchoUpstream, type TestUpstream } from '../testing/upstreams.js';
 import { compareBytewise, KongPrometheusMetrics } from './prometheus.js';
@@ -170,9 +163,7 @@ describe('prometheus', () => {
 });
 
 describe("the page, as Kong's nginx-lua-prometheus writes it", () => {
-  const config = validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
-    plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
-  });
+  const config = defaultKongConfig();
   const flags = {
     per_consumer: true,
     status_code_metrics: true,

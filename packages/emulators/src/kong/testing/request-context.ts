@@ -1,8 +1,23 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { NormalizedKongConfig, NormalizedKongConsumer } from '@modelgate/policy';
+import {
+  DEFAULT_POLICY,
+  DEFAULT_SECRETS,
+  kongConfig,
+  MODEL_ACCESS_PLUGIN_SCHEMA,
+  type NormalizedKongConfig,
+  type NormalizedKongConsumer,
+  validateKongConfig,
+} from '@modelgate/policy';
 import type { KongRequest, KongRequestContext } from '../kong-request.js';
 
 // A request context as the proxy builds one, for running a plugin on its own.
+
+/** The default policy's Kong config, validated and normalized as the emulator loads it. */
+export function defaultKongConfig(): NormalizedKongConfig {
+  return validateKongConfig(kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS), {
+    plugins: [MODEL_ACCESS_PLUGIN_SCHEMA],
+  });
+}
 
 export function requestContext(
   config: NormalizedKongConfig,
