@@ -161,6 +161,12 @@ describe('Predict refusals (products.md 3c)', () => {
       'Serving signature key "no_such_signature" not found.',
     ],
     [
+      'a signature named like an Object.prototype member',
+      () => request({ modelSpec: { name: 'classifier', signatureName: 'constructor' }, inputs: { x } }),
+      status.FAILED_PRECONDITION,
+      'Serving signature key "constructor" not found.',
+    ],
+    [
       'inputs do not match (extra input)',
       () => request({ modelSpec: spec('classifier'), inputs: { x, no_such_input: x } }),
       status.INVALID_ARGUMENT,
@@ -183,6 +189,13 @@ describe('Predict refusals (products.md 3c)', () => {
       () => request({ modelSpec: spec('classifier'), inputs: { x }, outputFilter: ['nope'] }),
       status.INVALID_ARGUMENT,
       'output tensor alias not found in signature: nope Outputs expected to be in the set {probabilities}.',
+    ],
+    [
+      // a name every object literal answers to is no alias of the signature
+      'output filter naming an Object.prototype member',
+      () => request({ modelSpec: spec('classifier'), inputs: { x }, outputFilter: ['constructor'] }),
+      status.INVALID_ARGUMENT,
+      'output tensor alias not found in signature: constructor Outputs expected to be in the set {probabilities}.',
     ],
     [
       'output filter naming an alias twice',

@@ -124,6 +124,15 @@ describe('Classify and Regress on tf.Example inputs', () => {
         }),
       'No signature was found with the name: nope',
     ],
+    [
+      'a signature named like an Object.prototype member',
+      () =>
+        predictions.classify({
+          modelSpec: { name: 'example_classifier', signatureName: 'toString' },
+          input: input(),
+        }),
+      'No signature was found with the name: toString',
+    ],
   ])('refuses %s with INVALID_ARGUMENT and the real message', async (_label, call, message) => {
     await expect(call()).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,

@@ -15,6 +15,7 @@ import {
   type TensorInfo,
 } from '@modelgate/proto';
 import type { ServingMetrics } from './metrics.js';
+import { ownValue } from './own-value.js';
 import { DEFAULT_SIGNATURE_KEY, versionRequestOf } from './predict.js';
 import type { ServableHandle, ServableManager } from './servable-manager.js';
 import { TfServingError } from './tf-serving-error.js';
@@ -213,7 +214,7 @@ export class Inference {
   /** classifier.cc GetClassificationSignatureDef / regressor.cc GetRegressionSignatureDef. */
   private signature(handle: ServableHandle, signatureName: string): SignatureDef {
     const key = signatureName === '' ? DEFAULT_SIGNATURE_KEY : signatureName;
-    const signature = handle.servable.signatures[key];
+    const signature = ownValue(handle.servable.signatures, key);
     if (!signature) throw invalid(`No signature was found with the name: ${key}`);
     return signature;
   }
@@ -278,7 +279,7 @@ export class Inference {
       const key = spec.signatureName === '' ? DEFAULT_SIGNATURE_KEY : spec.signatureName;
       if (seen.has(key)) throw invalid(`Duplicate evaluation of signature: ${key}`);
       seen.add(key);
-      const signature = handle.servable.signatures[key];
+      const signature = ownValue(handle.servable.signatures, key);
       if (!signature) throw invalid(`Requested signature not found in model graph: ${key}`);
       if (task.methodName === CLASSIFY_METHOD) {
         plans.push({

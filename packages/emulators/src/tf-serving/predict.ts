@@ -10,6 +10,7 @@ import {
 } from '@modelgate/proto';
 import type { Batcher } from './batcher.js';
 import type { ServingMetrics } from './metrics.js';
+import { ownValue } from './own-value.js';
 import type { ServableManager, VersionRequest } from './servable-manager.js';
 import { TfServingError } from './tf-serving-error.js';
 
@@ -46,8 +47,8 @@ function verifyInputsSize(signature: SignatureDef, inputs: Readonly<Record<strin
   const expected = sorted(Object.keys(signature.inputs));
   const hasDefaults = Object.keys(signature.defaults).length > 0;
   if (requested.length > expected.length || (requested.length < expected.length && !hasDefaults)) {
-    const extra = requested.filter((alias) => !(alias in signature.inputs));
-    const missing = expected.filter((alias) => !(alias in inputs));
+    const extra = requested.filter((alias) => !Object.hasOwn(signature.inputs, alias));
+    const missing = expected.filter((alias) => !Object.hasOwn(inputs, alias));
     throw TfServingError.invalidArgument(
       `input size does not match signature: ${requested.length}!=${expected.length} len({${requested.join(',')}}) != len({${expected.join(',')}}). Sent extra: {${extra.join(',')}}. Missing but required: {${missing.join(',')}}.`,
     );
@@ -64,9 +65,9 @@ function inputValues(
   for (const alias of sorted(Object.keys(signature.inputs))) {
     const info = signature.inputs[alias];
     const feedName = info?.encoding.case === 'name' ? info.encoding.value : '';
-    let proto = inputs[alias];
+    let proto = ownValue(inputs, alias);
     if (proto) seen.add(alias);
-    else proto = signature.defaults[alias];
+    else proto = ownValue(signature.defaults, alias);
     if (!proto) {
       throw TfServingError.invalidArgument(
         `Signature input alias: ${alias}(feed name: ${feedName}) not found in request and no default value provided. Inputs expected to be in the request {${sorted(Object.keys(inputs)).join(',')}}, or default input alias set: ${sorted(Object.keys(signature.defaults)).join(',')}`,
@@ -107,7 +108,7 @@ function outputAliases(signature: SignatureDef, filter: readonly string[]): stri
   if (filter.length === 0) return sorted(Object.keys(signature.outputs));
   const seen = new Set<string>();
   for (const alias of filter) {
-    if (!(alias in signature.outputs)) {
+    if (!Object.hasOwn(signature.outputs, alias)) {
       throw TfServingError.invalidArgument(
         `output tensor alias not found in signature: ${alias} Outputs expected to be in the set {${sorted(Object.keys(signature.outputs)).join(',')}}.`,
       );
@@ -166,7 +167,7 @@ export class Predictor {
     if (!spec) throw TfServingError.invalidArgument('Missing ModelSpec');
     const handle = this.options.manager.handle(versionRequestOf(spec));
     const signatureName = spec.signatureName === '' ? DEFAULT_SIGNATURE_KEY : spec.signatureName;
-    const signature = handle.servable.signatures[signatureName];
+    const signature = ownValue(handle.servable.signatures, signatureName);
     if (!signature)
       throw TfServingError.failedPrecondition(`Serving signature key "${signatureName}" not found.`);
     if (

@@ -280,6 +280,10 @@ describe('REST refusals', () => {
       'Serving signature name: "nope" not found in signature def',
     ],
     [
+      '{"signature_name": "constructor", "instances": [1]}',
+      'Serving signature name: "constructor" not found in signature def',
+    ],
+    [
       '{"instances": [1], "inputs": [1]}',
       'JSON Value: {\n    "instances": [1],\n    "inputs": [1]\n} Not formatted correctly expecting only one of \'inputs\' or \'instances\' keys to exist ',
     ],

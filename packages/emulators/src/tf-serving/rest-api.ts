@@ -21,6 +21,7 @@ import {
 import type { Inference } from './inference.js';
 import type { ServingMetrics } from './metrics.js';
 import { modelMetadata, modelStatus, SIGNATURE_DEF_FIELD } from './model-info.js';
+import { ownValue } from './own-value.js';
 import { DEFAULT_SIGNATURE_KEY, type Predictor, versionRequestOf } from './predict.js';
 import { modelMetadataJson, modelStatusJson } from './proto-json.js';
 import type { ServableManager } from './servable-manager.js';
@@ -249,7 +250,7 @@ export class RestApi {
     const json = readPredictJson(body, (signatureName) => {
       const handle = manager.handle(versionRequestOf(modelSpecOf(route)));
       const key = signatureName === '' ? DEFAULT_SIGNATURE_KEY : signatureName;
-      const signature = handle.servable.signatures[key];
+      const signature = ownValue(handle.servable.signatures, key);
       if (!signature)
         throw TfServingError.invalidArgument(`Serving signature name: "${key}" not found in signature def`);
       return new Map<string, DataType>(
