@@ -53,6 +53,13 @@ function operationUnsupported(message: string) {
   return { code: 12, name: 'operation unsupported', message: `${message} when not using a database` };
 }
 
+/** The entity endpoint a path's first segment names (own keys only: `/constructor` is no endpoint). */
+function entityEndpoint(segment: string | undefined): EntityEndpoint | undefined {
+  return segment !== undefined && Object.hasOwn(ENTITY_ENDPOINTS, segment)
+    ? ENTITY_ENDPOINTS[segment]
+    : undefined;
+}
+
 /**
  * A write on the DB-less Admin API (kong/api/endpoints.lua, kong/db/dao, kong/db/strategies/off): POST on a
  * collection is `cannot create`; PUT, PATCH and DELETE on an entity name the DAO method, with `by '<key>'` when
@@ -60,11 +67,11 @@ function operationUnsupported(message: string) {
  * first). Undefined when the request is not such a write.
  */
 function entityWrite(host: AdminApiHost, method: string, segments: string[]): [number, unknown] | undefined {
-  const endpoint = ENTITY_ENDPOINTS[segments[0] ?? ''];
+  const endpoint = entityEndpoint(segments[0]);
   if (!endpoint) return undefined;
   if (segments.length === 1 && method === 'POST')
     return [405, operationUnsupported(`cannot create '${endpoint.dao}' entities`)];
-  const verb = ENTITY_WRITE_VERBS[method];
+  const verb = Object.hasOwn(ENTITY_WRITE_VERBS, method) ? ENTITY_WRITE_VERBS[method] : undefined;
   if (segments.length !== 2 || !verb) return undefined;
   const key = decodeURIComponent(segments[1] ?? '');
   const byKey = !UUID.test(key) && endpoint.endpointKey !== undefined;
@@ -232,7 +239,7 @@ async function postConfig(
 
 /** The answer to a GET of an entity list or of one entity (by id, name or username). */
 function readEntities(host: AdminApiHost, segments: string[]): [number, unknown] {
-  const endpoint = ENTITY_ENDPOINTS[segments[0] ?? ''];
+  const endpoint = entityEndpoint(segments[0]);
   if (!endpoint) return [404, { message: 'Not found' }];
   const entities = host.current().config[endpoint.section] as unknown as Record<string, unknown>[];
   if (segments.length === 1) return [200, { data: entities, next: null }];
