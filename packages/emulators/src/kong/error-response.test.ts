@@ -30,6 +30,9 @@ describe("Kong's error template", () => {
     expect(kongResponseType('text/*')).toBe('plain');
     expect(kongResponseType('application/*')).toBe('json');
     expect(kongResponseType('*/*')).toBe('json');
+    // a type named like an Object.prototype member is just an unknown type
+    expect(kongResponseType('constructor/*')).toBe('json');
+    expect(kongResponseType('valueOf/*, text/plain;q=0.5')).toBe('json');
     expect(kongResponseType('text/plain;q=0')).toBe('json');
     expect(kongResponseType('text/html;q=0.5, image/png')).toBe('json');
     expect(kongResponseType('text/html;q=0.5, text/plain;q=0.5')).toBe('html');

@@ -48,8 +48,12 @@ const MEDIA_TYPES: Readonly<Record<string, TemplateType>> = {
 function templateOf(mediaRange: string): TemplateType {
   const [type = '', subtype] = (mediaRange.trim().split(';')[0] ?? '').split('/');
   if (subtype === undefined) return 'json';
-  if (subtype === '*') return type === '*' ? 'json' : (MEDIA_TYPES[type] ?? 'json');
-  return MEDIA_TYPES[`${type}/${subtype}`] ?? 'json';
+  return mediaType(subtype === '*' ? (type === '*' ? '' : type) : `${type}/${subtype}`);
+}
+
+/** MIME_TYPES[key], or JSON (own keys only: `constructor/*` is no media type). */
+function mediaType(key: string): TemplateType {
+  return Object.hasOwn(MEDIA_TYPES, key) ? (MEDIA_TYPES[key] as TemplateType) : 'json';
 }
 
 /** One Accept entry as get_response_type's regex reads it (anchored at the start): media range, then q. */
