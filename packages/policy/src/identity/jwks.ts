@@ -51,7 +51,8 @@ export function verificationKeys(document: unknown, at: string): VerificationKey
   keys.forEach((entry: Jwk, index) => {
     if (typeof entry !== 'object' || entry === null || entry.use === 'enc') return;
     const kind = keyKind(entry);
-    const algorithms = ALGORITHMS_BY_KEY[kind];
+    // own keys only: a kty such as `constructor` (the document is the issuer's) is just another unknown type
+    const algorithms = Object.hasOwn(ALGORITHMS_BY_KEY, kind) ? ALGORITHMS_BY_KEY[kind] : undefined;
     if (!algorithms) return; // oct, OKP, ...: not a key a jwt credential verifies with here
     const kid = typeof entry.kid === 'string' && entry.kid !== '' ? entry.kid : `jwk-${index}`;
     const algorithm = entry.alg ?? (DEFAULT_ALGORITHM[kind] as string);
