@@ -80,8 +80,8 @@ describe('the admin API', () => {
     expect((await admin('/routes/nothing')).status).toBe(404);
   });
 
-  it('answers 404 Not found for a path named like an Object.prototype member, as for any unknown path', async () => {
-    for (const path of ['/constructor', '/toString', '/__proto__', '/constructor/x']) {
+  it('answers 404 Not found for a path named like an Object.prototype member, or an entity key not UTF-8, as for any unknown path', async () => {
+    for (const path of ['/constructor', '/toString', '/__proto__', '/constructor/x', '/consumers/%E0']) {
       const response = await admin(path);
       expect(response.status).toBe(404);
       expect(await response.json()).toEqual({ message: 'Not found' });

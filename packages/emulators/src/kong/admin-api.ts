@@ -53,6 +53,19 @@ function operationUnsupported(message: string) {
   return { code: 12, name: 'operation unsupported', message: `${message} when not using a database` };
 }
 
+/**
+ * The id or name a path's second segment gives, percent-decoded. ngx.unescape_uri decodes every `%XX` to its
+ * byte, valid UTF-8 or not; a segment decodeURIComponent refuses (`%E0`) is kept as sent, which no entity's
+ * id or name can match either.
+ */
+function entityKey(segment: string | undefined): string {
+  try {
+    return decodeURIComponent(segment ?? '');
+  } catch {
+    return segment ?? '';
+  }
+}
+
 /** The entity endpoint a path's first segment names (own keys only: `/constructor` is no endpoint). */
 function entityEndpoint(segment: string | undefined): EntityEndpoint | undefined {
   return segment !== undefined && Object.hasOwn(ENTITY_ENDPOINTS, segment)
@@ -73,7 +86,7 @@ function entityWrite(host: AdminApiHost, method: string, segments: string[]): [n
     return [405, operationUnsupported(`cannot create '${endpoint.dao}' entities`)];
   const verb = Object.hasOwn(ENTITY_WRITE_VERBS, method) ? ENTITY_WRITE_VERBS[method] : undefined;
   if (segments.length !== 2 || !verb) return undefined;
-  const key = decodeURIComponent(segments[1] ?? '');
+  const key = entityKey(segments[1]);
   const byKey = !UUID.test(key) && endpoint.endpointKey !== undefined;
   if (method === 'DELETE' && !findEntity(host, endpoint, key)) return [204, undefined];
   const by = byKey ? ` by '${endpoint.endpointKey}'` : '';
@@ -243,7 +256,7 @@ function readEntities(host: AdminApiHost, segments: string[]): [number, unknown]
   if (!endpoint) return [404, { message: 'Not found' }];
   const entities = host.current().config[endpoint.section] as unknown as Record<string, unknown>[];
   if (segments.length === 1) return [200, { data: entities, next: null }];
-  const key = decodeURIComponent(segments[1] ?? '');
+  const key = entityKey(segments[1]);
   const entity = entities.find(
     (candidate) => candidate.id === key || candidate.name === key || candidate.username === key,
   );
