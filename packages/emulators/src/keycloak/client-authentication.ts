@@ -10,8 +10,16 @@ function basicCredentials(authorization: string | undefined): { id: string; secr
   const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  // RFC 6749 2.3.1: both halves are form-urlencoded
-  const decode = (text: string) => decodeURIComponent(text.replace(/\+/g, ' '));
+  // RFC 6749 2.3.1: both halves are form-urlencoded; Java's URLDecoder turns a bad sequence into U+FFFD rather
+  // than failing, so such a half names no client (401 invalid_client, as Keycloak answers), kept as sent here
+  const decode = (text: string) => {
+    const plus = text.replace(/\+/g, ' ');
+    try {
+      return decodeURIComponent(plus);
+    } catch {
+      return plus;
+    }
+  };
   return { id: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) };
 }
 

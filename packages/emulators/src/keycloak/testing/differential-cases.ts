@@ -353,6 +353,18 @@ export const REALM_CASES: DifferentialCase[] = [
       ]),
   },
   {
+    name: 'a realm name that is not percent-encoded UTF-8 answers as any unknown realm',
+    run: (target) =>
+      Promise.all([
+        exchange(target, '/realms/%E0/.well-known/openid-configuration'),
+        exchange(target, '/realms/%E0%A4/protocol/openid-connect/certs'),
+      ]),
+  },
+  tokenCase('refuses client_secret_basic credentials that are not percent-encoded UTF-8', () =>
+    // as sent, not through basic(): the halves themselves are bad form encoding
+    post({ grant_type: 'client_credentials' }, `Basic ${Buffer.from('%E0:%E0').toString('base64')}`),
+  ),
+  {
     name: 'an unknown path under a realm answers 404',
     run: (target) => exchange(target, `/realms/${REALM}/protocol/openid-connect/nothing-here`),
   },
