@@ -29,13 +29,15 @@ export function authenticateClient(
   form: URLSearchParams,
   authorization: string | undefined,
 ): ClientAuthentication {
+  // ClientIdAndSecretAuthenticator: the Basic header first, then the form's client_id and client_secret,
+  // each replacing the header's where given
   const basic = basicCredentials(authorization);
-  const clientId = basic?.id ?? form.get('client_id') ?? undefined;
+  const clientId = form.get('client_id') ?? basic?.id;
   if (!clientId) return { ok: false, reason: 'no-client' };
   const client = realm.clients.get(clientId);
   if (!client?.enabled) return { ok: false, reason: 'unknown-client' };
   if (client.publicClient) return { ok: true, client };
-  const secret = basic?.secret ?? form.get('client_secret') ?? undefined;
+  const secret = form.get('client_secret') ?? basic?.secret;
   if (secret === undefined || secret !== client.secret) return { ok: false, reason: 'wrong-secret' };
   return { ok: true, client };
 }

@@ -35,6 +35,13 @@ export const refusals = {
       { error: 'unsupported_grant_type', error_description: 'Unsupported grant_type' },
       TOKEN_HEADERS,
     ),
+  /** A form parameter given more than once (TokenEndpoint's checkParameterDuplicated, after client authentication). */
+  duplicatedParameter: () =>
+    new KeycloakError(
+      400,
+      { error: 'invalid_request', error_description: 'duplicated parameter' },
+      TOKEN_HEADERS,
+    ),
   /** No client id, or one the realm does not know. */
   invalidClient: () =>
     new KeycloakError(

@@ -58,7 +58,7 @@ async function password(
 
 /**
  * `POST /realms/{realm}/protocol/openid-connect/token`: client_credentials and password, in the real server's
- * order of checks (grant type, client authentication, then the grant's own). Throws a KeycloakError refusal.
+ * order of checks (grant type, client authentication, a parameter given twice, then the grant's own). Throws a KeycloakError refusal.
  */
 export async function tokenEndpoint(
   realm: Realm,
@@ -70,6 +70,9 @@ export async function tokenEndpoint(
   if (!grantType) throw refusals.missingGrantType();
   if (!SUPPORTED_GRANTS.has(grantType)) throw refusals.unsupportedGrantType();
   const client = authenticatedClient(realm, form, authorization);
+  // checkParameterDuplicated: every form key, once the client is authenticated
+  const keys = [...form.keys()];
+  if (new Set(keys).size !== keys.length) throw refusals.duplicatedParameter();
   return grantType === 'password'
     ? password(realm, client, form, issuer)
     : clientCredentials(realm, client, issuer);

@@ -364,6 +364,32 @@ export const REALM_CASES: DifferentialCase[] = [
     // as sent, not through basic(): the halves themselves are bad form encoding
     post({ grant_type: 'client_credentials' }, `Basic ${Buffer.from('%E0:%E0').toString('base64')}`),
   ),
+  tokenCase("takes the form's client over the Basic header's when both are given", () =>
+    post(
+      {
+        grant_type: 'client_credentials',
+        client_id: SECOND_CLIENT,
+        client_secret: secretOf(SECOND_CLIENT),
+      },
+      basic(SERVICE_CLIENT, secretOf(SERVICE_CLIENT)),
+    ),
+  ),
+  tokenCase(
+    'refuses a parameter given twice with 400 duplicated parameter, once the client is known',
+    () => ({
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: `grant_type=client_credentials&grant_type=client_credentials&client_id=${SERVICE_CLIENT}&client_secret=${encodeURIComponent(secretOf(SERVICE_CLIENT))}`,
+    }),
+  ),
+  tokenCase(
+    'reads the first of two client secrets (client authentication comes before the duplicate check)',
+    () => ({
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: `grant_type=client_credentials&client_id=${SERVICE_CLIENT}&client_secret=x&client_secret=${encodeURIComponent(secretOf(SERVICE_CLIENT))}`,
+    }),
+  ),
   {
     name: 'an unknown path under a realm answers 404',
     run: (target) => exchange(target, `/realms/${REALM}/protocol/openid-connect/nothing-here`),
