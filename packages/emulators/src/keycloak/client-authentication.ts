@@ -1,3 +1,4 @@
+import { percentDecodeOrKeep } from '../percent-decode.js';
 import type { Client, Realm } from './realm-store.js';
 
 /** How a request's client credentials (client_secret_basic or client_secret_post) came out. */
@@ -10,16 +11,9 @@ function basicCredentials(authorization: string | undefined): { id: string; secr
   const decoded = Buffer.from(authorization.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
-  // RFC 6749 2.3.1: both halves are form-urlencoded; Java's URLDecoder turns a bad sequence into U+FFFD rather
-  // than failing, so such a half names no client (401 invalid_client, as Keycloak answers), kept as sent here
-  const decode = (text: string) => {
-    const plus = text.replace(/\+/g, ' ');
-    try {
-      return decodeURIComponent(plus);
-    } catch {
-      return plus;
-    }
-  };
+  // RFC 6749 2.3.1: both halves are form-urlencoded; a half that is not UTF-8 names no client (401
+  // invalid_client, as Keycloak answers)
+  const decode = (text: string) => percentDecodeOrKeep(text.replace(/\+/g, ' '));
   return { id: decode(decoded.slice(0, colon)), secret: decode(decoded.slice(colon + 1)) };
 }
 

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RealmImport } from '@modelgate/policy';
+import { percentDecodeOrKeep } from '../percent-decode.js';
 import { adminApi } from './admin-api.js';
 import { discoveryDocument } from './discovery.js';
 import { introspectionEndpoint } from './introspection.js';
@@ -92,15 +93,6 @@ function send(response: ServerResponse, reply: Reply, baseHeaders: Record<string
 }
 
 /** A Keycloak 26.7.3 stand-in over node:http: the realm endpoints, the admin subset and health. */
-/** A path segment percent-decoded; one that is not UTF-8 (`%E0`) is kept as sent, and so names no realm. */
-function pathSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
-
 export class KeycloakEmulator {
   readonly #options: KeycloakEmulatorOptions;
   readonly #store = new RealmStore();
@@ -180,7 +172,7 @@ export class KeycloakEmulator {
 
   async #route(request: IncomingMessage): Promise<Reply> {
     const url = new URL(request.url ?? '/', 'http://emulator');
-    const segments = url.pathname.split('/').filter(Boolean).map(pathSegment);
+    const segments = url.pathname.split('/').filter(Boolean).map(percentDecodeOrKeep);
     if (segments[0] === 'admin' && segments[1] === 'realms')
       return this.#admin(request, url, segments.slice(2));
     if (segments[0] !== 'realms' || segments[1] === undefined) throw refusals.notFound();

@@ -58,7 +58,8 @@ async function password(
 
 /**
  * `POST /realms/{realm}/protocol/openid-connect/token`: client_credentials and password, in the real server's
- * order of checks (grant type, client authentication, a parameter given twice, then the grant's own). Throws a KeycloakError refusal.
+ * order of checks (grant type, client authentication, a parameter given twice, then the grant's own). Throws
+ * a KeycloakError refusal.
  */
 export async function tokenEndpoint(
   realm: Realm,

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { KongConfigError, type NormalizedKongConfig, PRODUCT_VERSIONS } from '@modelgate/policy';
 import { parse as parseYaml } from 'yaml';
+import { ownValue } from '../own-value.js';
+import { percentDecodeOrKeep } from '../percent-decode.js';
 import { KONG_SERVER_HEADER } from './http-proxy.js';
 import type { KongSnapshot } from './kong-snapshot.js';
 import { RequestBody } from './request-body.js';
@@ -53,24 +55,9 @@ function operationUnsupported(message: string) {
   return { code: 12, name: 'operation unsupported', message: `${message} when not using a database` };
 }
 
-/**
- * The id or name a path's second segment gives, percent-decoded. ngx.unescape_uri decodes every `%XX` to its
- * byte, valid UTF-8 or not; a segment decodeURIComponent refuses (`%E0`) is kept as sent, which no entity's
- * id or name can match either.
- */
-function entityKey(segment: string | undefined): string {
-  try {
-    return decodeURIComponent(segment ?? '');
-  } catch {
-    return segment ?? '';
-  }
-}
-
 /** The entity endpoint a path's first segment names (own keys only: `/constructor` is no endpoint). */
 function entityEndpoint(segment: string | undefined): EntityEndpoint | undefined {
-  return segment !== undefined && Object.hasOwn(ENTITY_ENDPOINTS, segment)
-    ? ENTITY_ENDPOINTS[segment]
-    : undefined;
+  return ownValue(ENTITY_ENDPOINTS, segment ?? '');
 }
 
 /**
@@ -84,9 +71,9 @@ function entityWrite(host: AdminApiHost, method: string, segments: string[]): [n
   if (!endpoint) return undefined;
   if (segments.length === 1 && method === 'POST')
     return [405, operationUnsupported(`cannot create '${endpoint.dao}' entities`)];
-  const verb = Object.hasOwn(ENTITY_WRITE_VERBS, method) ? ENTITY_WRITE_VERBS[method] : undefined;
+  const verb = ownValue(ENTITY_WRITE_VERBS, method);
   if (segments.length !== 2 || !verb) return undefined;
-  const key = entityKey(segments[1]);
+  const key = percentDecodeOrKeep(segments[1] ?? '');
   const byKey = !UUID.test(key) && endpoint.endpointKey !== undefined;
   if (method === 'DELETE' && !findEntity(host, endpoint, key)) return [204, undefined];
   const by = byKey ? ` by '${endpoint.endpointKey}'` : '';
@@ -256,7 +243,7 @@ function readEntities(host: AdminApiHost, segments: string[]): [number, unknown]
   if (!endpoint) return [404, { message: 'Not found' }];
   const entities = host.current().config[endpoint.section] as unknown as Record<string, unknown>[];
   if (segments.length === 1) return [200, { data: entities, next: null }];
-  const key = entityKey(segments[1]);
+  const key = percentDecodeOrKeep(segments[1] ?? '');
   const entity = entities.find(
     (candidate) => candidate.id === key || candidate.name === key || candidate.username === key,
   );

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import { ownValue } from '../own-value.js';
 
 // Kong's error template (kong/tools/http.lua at 3.9.3): the body of kong.response.error and of the error
 // handler (kong/error_handlers.lua), in the type get_response_type picks from the Accept header, always with the
@@ -53,7 +54,7 @@ function templateOf(mediaRange: string): TemplateType {
 
 /** MIME_TYPES[key], or JSON (own keys only: `constructor/*` is no media type). */
 function mediaType(key: string): TemplateType {
-  return Object.hasOwn(MEDIA_TYPES, key) ? (MEDIA_TYPES[key] as TemplateType) : 'json';
+  return ownValue(MEDIA_TYPES, key) ?? 'json';
 }
 
 /** One Accept entry as get_response_type's regex reads it (anchored at the start): media range, then q. */

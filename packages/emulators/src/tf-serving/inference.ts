@@ -14,8 +14,8 @@ import {
   type Tensor,
   type TensorInfo,
 } from '@modelgate/proto';
+import { ownValue } from '../own-value.js';
 import type { ServingMetrics } from './metrics.js';
-import { ownValue } from './own-value.js';
 import { DEFAULT_SIGNATURE_KEY, versionRequestOf } from './predict.js';
 import type { ServableHandle, ServableManager } from './servable-manager.js';
 import { TfServingError } from './tf-serving-error.js';

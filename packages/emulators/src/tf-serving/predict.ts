@@ -8,9 +8,9 @@ import {
   type Tensor,
   type TensorProto,
 } from '@modelgate/proto';
+import { ownValue } from '../own-value.js';
 import type { Batcher } from './batcher.js';
 import type { ServingMetrics } from './metrics.js';
-import { ownValue } from './own-value.js';
 import type { ServableManager, VersionRequest } from './servable-manager.js';
 import { TfServingError } from './tf-serving-error.js';
 

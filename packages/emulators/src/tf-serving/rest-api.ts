@@ -18,10 +18,10 @@ import {
   writePredictJson,
   writeRegressionJson,
 } from '@modelgate/proto';
+import { ownValue } from '../own-value.js';
 import type { Inference } from './inference.js';
 import type { ServingMetrics } from './metrics.js';
 import { modelMetadata, modelStatus, SIGNATURE_DEF_FIELD } from './model-info.js';
-import { ownValue } from './own-value.js';
 import { DEFAULT_SIGNATURE_KEY, type Predictor, versionRequestOf } from './predict.js';
 import { modelMetadataJson, modelStatusJson } from './proto-json.js';
 import type { ServableManager } from './servable-manager.js';
