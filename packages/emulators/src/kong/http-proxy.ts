@@ -56,6 +56,11 @@ export function upstreamPath(
   return args === undefined ? escapeKongUri(path) : `${escapeKongUri(path)}?${args}`;
 }
 
+/** This hop in a Via header (handler.lua, 3.8 on): the protocol version spoken on that side, then Kong's token. */
+function viaHop(http2: boolean): string {
+  return `${http2 ? '2' : '1.1'} ${KONG_SERVER_HEADER}`;
+}
+
 /** The headers Kong sets on every upstream request itself; the client's own values of these are dropped. */
 const KONG_REQUEST_HEADERS = new Set([
   'via',
@@ -125,7 +130,7 @@ export function upstreamHeaders(
   );
   // handler.lua (3.8 on): the client's Via, then this hop, named by the client's protocol version
   const via = context.request.headers.via;
-  headers.push('via', `${via ? `${via}, ` : ''}${http2 ? '2' : '1.1'} ${KONG_SERVER_HEADER}`);
+  headers.push('via', `${via ? `${via}, ` : ''}${viaHop(http2)}`);
   // nginx's proxy_set_header lines win over a plugin's set_header for the other headers Kong sets itself
   for (const [name, value] of set)
     if (value !== null && !KONG_REQUEST_HEADERS.has(name) && name !== 'host') headers.push(name, value);
@@ -160,7 +165,7 @@ export function addKongAnswerHeaders(
     if (name === 'via') hops.push(upstream[i + 1] as string);
     else if (name === 'server') server = true;
   }
-  hops.push(`${grpc ? '2' : '1.1'} ${KONG_SERVER_HEADER}`);
+  hops.push(viaHop(grpc));
   headers.push(
     'X-Kong-Upstream-Latency',
     String(latencies.upstream),
