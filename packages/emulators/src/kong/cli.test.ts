@@ -74,7 +74,7 @@ describe('the kong emulator CLI', () => {
   });
 
   it('ends at once on a second SIGTERM while the first one is still stopping', async () => {
-    // the audit log is a FIFO nobody reads: writing the pending line blocks, and so does the graceful stop
+    // the audit log is a FIFO nobody reads: the pending line waits for a reader, and so does the graceful stop
     const fifo = join(dir, 'audit.fifo');
     execFileSync('mkfifo', [fifo]);
     const config = kongConfig(DEFAULT_POLICY, DEFAULT_SECRETS);

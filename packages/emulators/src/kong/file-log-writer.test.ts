@@ -1,7 +1,10 @@
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { openSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { FileLogWriter, KEPT_BUFFER_BYTES, type OpenForAppend } from './file-log-writer.js';
 
 // The writer on its own: lines encoded into its buffers as they come must reach the file whole and in order,
@@ -87,7 +90,7 @@ describe('FileLogWriter', () => {
       }) as never,
       close: async () => {},
     });
-    const writer = new FileLogWriter(join(dir, 'full.log'), fullDisk);
+    const writer = new FileLogWriter(join(dir, 'full.log'), { openFile: fullDisk });
     const original = console.error;
     console.error = () => {};
     try {
@@ -113,5 +116,120 @@ describe('FileLogWriter', () => {
     writer.append('after');
     await writer.flush();
     expect((await readFile(path, 'utf8')).endsWith('z\nafter\n')).toBe(true);
+  });
+
+  it('waits for a FIFO reader without holding a thread of the pool, then writes every line, a full pipe included', async () => {
+    // one FIFO more than libuv's pool has threads: a writer blocked in open() on each would leave none for
+    // the file reads and DNS lookups the emulator makes meanwhile
+    const threads = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
+    const fifos = Array.from({ length: threads + 1 }, (_, i) => join(dir, `reader-${i}.fifo`));
+    for (const fifo of fifos) execFileSync('mkfifo', [fifo]);
+    // read ends opened read-write, which never blocks and never sees an end when a batch closes its file
+    // (each batch reopens it, as with `reopen: true`), read through the event loop (a stream of the pool would
+    // hold a thread in each read); opened here, on this thread, so that a pool held by blocked writers cannot
+    // keep them from opening, and a writer stuck in open() is freed whatever the outcome
+    const readers: Socket[] = [];
+    onTestFinished(() => {
+      for (const fifo of fifos.slice(readers.length))
+        readers.push(new Socket({ fd: openSync(fifo, 'r+'), readable: true, writable: false }));
+      setTimeout(() => {
+        for (const reader of readers) reader.destroy();
+      }, 1_000);
+    });
+    const writers = fifos.map((fifo) => new FileLogWriter(fifo));
+    // more than a pipe holds (64 KiB on Linux): the writes meet a full pipe until the reader drains it
+    const lines = Array.from({ length: 3_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`);
+    const expected = `${lines.join('\n')}\n`;
+    for (const writer of writers) for (const line of lines) writer.append(line);
+    let flushed = false;
+    const flushing = Promise.all(writers.map((writer) => writer.flush())).then(() => {
+      flushed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const probe = join(dir, 'pool-probe.txt');
+    await writeFile(probe, 'pool free'); // goes through the pool: it must not wait behind the FIFOs
+    expect(await readFile(probe, 'utf8')).toBe('pool free');
+    expect(flushed).toBe(false); // nobody reads yet: the lines wait, as they would in Kong
+    const received = fifos.map((fifo) => {
+      const reader = new Socket({ fd: openSync(fifo, 'r+'), readable: true, writable: false });
+      readers.push(reader);
+      reader.setEncoding('utf8');
+      return new Promise<string>((resolve) => {
+        let text = '';
+        reader.on('data', (chunk: string) => {
+          text += chunk;
+          if (text.length >= expected.length) resolve(text);
+        });
+      });
+    });
+    await flushing;
+    for (const text of await Promise.all(received)) expect(text).toBe(expected);
+    for (const writer of writers) expect(writer.failedLines).toBe(0);
+  });
+
+  it('drops and counts the lines past what may wait, says so once, and takes lines again once written', async () => {
+    let release = () => {};
+    const opened = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const written: string[] = [];
+    // a file that takes nothing until released (a FIFO whose reader is stuck)
+    const stuck: OpenForAppend = async () => {
+      await opened;
+      return {
+        write: (async (data: Buffer, offset: number, length: number) => {
+          written.push(data.toString('utf8', offset, offset + length));
+          return { bytesWritten: length, buffer: data };
+        }) as never,
+        close: async () => {},
+      };
+    };
+    const writer = new FileLogWriter(join(dir, 'stuck.log'), { openFile: stuck, maxPendingBytes: 1_000 });
+    const errors: unknown[][] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args);
+    try {
+      writer.append('first'); // taken out as the first batch, which waits on the stuck file
+      await new Promise((resolve) => setTimeout(resolve, 30));
+      // a line of 100 characters is let in while 301 bytes (its most) still fit under 1,000: seven are, the
+      // other three are dropped
+      for (let i = 0; i < 10; i++) writer.append(`${i}`.repeat(100));
+      expect(writer.failedLines).toBe(3);
+      expect(errors).toHaveLength(1);
+      expect(String(errors[0]?.[0])).toContain('file-log drops lines for');
+      release();
+      await writer.flush();
+      writer.append('after');
+      await writer.flush();
+    } finally {
+      console.error = original;
+    }
+    const kept = Array.from({ length: 7 }, (_, i) => `${i}`.repeat(100));
+    expect(written.join('')).toBe(`first\n${kept.join('\n')}\nafter\n`);
+    expect(writer.failedLines).toBe(3);
+  });
+
+  it('waits between writes that take nothing rather than spin', async () => {
+    let calls = 0;
+    let accepting = false;
+    const written: string[] = [];
+    const slow: OpenForAppend = async () => ({
+      write: (async (data: Buffer, offset: number, length: number) => {
+        calls++;
+        if (!accepting) return { bytesWritten: 0, buffer: data };
+        written.push(data.toString('utf8', offset, offset + length));
+        return { bytesWritten: length, buffer: data };
+      }) as never,
+      close: async () => {},
+    });
+    const writer = new FileLogWriter(join(dir, 'slow.log'), { openFile: slow });
+    writer.append('line');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    accepting = true;
+    await writer.flush();
+    expect(written).toEqual(['line\n']);
+    // about one try per RETRY_MS in the 90 ms the file took nothing; a loop that spun would make thousands
+    expect(calls).toBeLessThan(30);
+    expect(writer.failedLines).toBe(0);
   });
 });

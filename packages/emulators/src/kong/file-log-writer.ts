@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 
 // file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
@@ -9,21 +10,42 @@ import { type FileHandle, open } from 'node:fs/promises';
 // would outlive a young-generation collection or two, and be copied and promoted: that cost more than the
 // rest of file-log together); two buffers, one filling while the other is written, are kept from batch to
 // batch, and the writes go through libuv's thread pool: the kernel's copy, the larger part of a line's cost, runs beside
-// the event loop, not on it, where nginx's blocking write holds only its own worker. A FIFO or a pipe whose
-// reader is stuck then holds up the log and one thread of that pool (four by default, shared with DNS
-// lookups): the emulator still answers requests and signals, and the lines wait in memory.
+// the event loop, not on it, where nginx's blocking write holds only its own worker.
+// A FIFO nobody reads yet, or a pipe whose reader is slow: Kong's worker blocks in open() or write() until the
+// reader comes or catches up. Here the file is opened non-blocking, and a FIFO without a reader (ENXIO) or a
+// full pipe (EAGAIN) is tried again every RETRY_MS, so no thread of the pool (four by default, shared with the
+// DNS lookups the proxy makes) is held; the emulator goes on answering, and the lines wait in memory, up to
+// maxPendingBytes: past that a line is dropped and counted in failedLines, and said once, rather than let a
+// log nobody reads take the process's memory (the batch being written is held beside them).
 
 /** How long the first line of a batch waits for others. */
 export const BATCH_MS = 10;
+/** How long a batch waits before trying again a FIFO without a reader or a pipe that is full. */
+export const RETRY_MS = 10;
 /** The size each buffer starts with, and goes back to after a batch larger than KEPT_BUFFER_BYTES. */
 const INITIAL_BUFFER_BYTES = 64 * 1024;
 /** A buffer grown past this for a burst is not kept once its batch is written. */
 export const KEPT_BUFFER_BYTES = 1024 * 1024;
+/** Bytes of lines that may wait for their batch; a line that would go past is dropped (and counted). */
+export const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 
 /** How the writer opens its file for each batch (the test's stand-in for a disk that fills up). */
 export type OpenForAppend = (path: string) => Promise<Pick<FileHandle, 'write' | 'close'>>;
 
-const openForAppend: OpenForAppend = (path) => open(path, 'a', 0o644);
+const APPEND_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK;
+
+const openForAppend: OpenForAppend = (path) => open(path, APPEND_FLAGS, 0o644);
+
+/** What a reader ends: a FIFO that has none yet (ENXIO at open), a pipe or FIFO that is full (EAGAIN at write). */
+const WAIT_FOR_READER = new Set(['ENXIO', 'EAGAIN', 'EWOULDBLOCK']);
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export interface FileLogWriterOptions {
+  openFile?: OpenForAppend;
+  /** MAX_PENDING_BYTES unless set (tests set less). */
+  maxPendingBytes?: number;
+}
 
 export class FileLogWriter {
   /** The batch being filled: lines are encoded as they come, so no line outlives its request as a string. */
@@ -33,24 +55,39 @@ export class FileLogWriter {
   /** The buffer of the batch being written, filled again once that write is done. */
   private spare = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
   private draining: Promise<void> | undefined;
-  /** Lines that could not be written (the directory is missing, no permission), and the last error. */
+  private readonly openFile: OpenForAppend;
+  private readonly maxPendingBytes: number;
+  /** Whether lines are being dropped now (said once for each time it starts). */
+  private dropping = false;
+  /** Whether a failed write was said (once per path is enough to show the cause). */
+  private toldWriteFailure = false;
+  /** Lines that could not be written (the directory is missing, no permission, dropped), and the last error. */
   failedLines = 0;
   lastError: Error | undefined;
 
   constructor(
     readonly path: string,
-    private readonly openFile: OpenForAppend = openForAppend,
-  ) {}
+    options: FileLogWriterOptions = {},
+  ) {
+    this.openFile = options.openFile ?? openForAppend;
+    this.maxPendingBytes = options.maxPendingBytes ?? MAX_PENDING_BYTES;
+  }
 
   /** The bytes this writer holds in its two buffers (what a burst grew them to, until it is written). */
   get bufferedCapacity(): number {
     return this.filling.length + this.spare.length;
   }
 
-  /** Queues one line (its newline is added). */
+  /** Queues one line (its newline is added), or drops it when maxPendingBytes already wait. */
   append(line: string): void {
     // three bytes per UTF-16 unit at most, and the newline
     const most = line.length * 3 + 1;
+    // a line alone always goes in, however long
+    if (this.length + most > this.maxPendingBytes && this.length > 0) {
+      this.drop();
+      return;
+    }
+    this.dropping = false;
     if (this.length + most > this.filling.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.filling.length * 2, this.length + most));
       this.filling.copy(grown, 0, 0, this.length);
@@ -67,9 +104,19 @@ export class FileLogWriter {
     while (this.draining) await this.draining;
   }
 
+  private drop(): void {
+    this.failedLines++;
+    if (this.dropping) return;
+    this.dropping = true;
+    this.lastError = new Error(
+      `${this.length} bytes of lines already wait to be written (a FIFO nobody reads, or a reader too slow)`,
+    );
+    console.error(`kong emulator: file-log drops lines for ${this.path}: ${this.lastError.message}`);
+  }
+
   private async drain(): Promise<void> {
     while (this.lines > 0) {
-      await new Promise((resolve) => setTimeout(resolve, BATCH_MS)); // the lines that come meanwhile join
+      await sleep(BATCH_MS); // the lines that come meanwhile join
       const batch = this.filling;
       const { length, lines } = this;
       this.filling = this.spare;
@@ -81,11 +128,12 @@ export class FileLogWriter {
         await this.write(batch, length, progress);
       } catch (error) {
         // Kong logs each failure to its error log; once per path is enough to show the cause here
-        if (this.lastError === undefined)
+        if (!this.toldWriteFailure)
           console.error(`kong emulator: file-log cannot write to ${this.path}: ${(error as Error).message}`);
         // the lines whose newline did not reach the file (a disk that filled up mid-batch kept the rest)
         this.failedLines += progress.written === 0 ? lines : newlines(batch, progress.written, length);
         this.lastError = error as Error;
+        this.toldWriteFailure = true;
       }
       // a burst grew this buffer: let it go rather than hold its size for good
       if (this.spare.length > KEPT_BUFFER_BYTES) this.spare = Buffer.allocUnsafe(INITIAL_BUFFER_BYTES);
@@ -94,14 +142,33 @@ export class FileLogWriter {
   }
 
   private async write(data: Buffer, length: number, progress: { written: number }): Promise<void> {
-    const file = await this.openFile(this.path);
+    const file = await this.openWhenRead();
     try {
-      while (progress.written < length)
-        progress.written += (
-          await file.write(data, progress.written, length - progress.written)
-        ).bytesWritten;
+      while (progress.written < length) {
+        let taken = 0;
+        try {
+          taken = (await file.write(data, progress.written, length - progress.written)).bytesWritten;
+        } catch (error) {
+          if (!WAIT_FOR_READER.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+        }
+        progress.written += taken;
+        // a full pipe (or a write that took nothing) waits for its reader rather than spin
+        if (taken === 0) await sleep(RETRY_MS);
+      }
     } finally {
       await file.close();
+    }
+  }
+
+  /** Opens the file, waiting for a reader where it is a FIFO that has none yet (as Kong's open() blocks). */
+  private async openWhenRead(): Promise<Pick<FileHandle, 'write' | 'close'>> {
+    for (;;) {
+      try {
+        return await this.openFile(this.path);
+      } catch (error) {
+        if (!WAIT_FOR_READER.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+      }
+      await sleep(RETRY_MS);
     }
   }
 }
