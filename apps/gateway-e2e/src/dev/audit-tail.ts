@@ -1,4 +1,5 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 // The gateway's audit log (Kong file-log: one JSON object per line), followed as it grows and shown one compact
@@ -38,25 +39,36 @@ export function formatAuditLine(line: AuditLine): string {
   return `${line.time}  ${line.consumer.padEnd(16)} ${line.model.padEnd(14)} ${line.version.padEnd(8)} ${String(line.status).padEnd(4)} ${String(line.latencyMs).padStart(5)} ms  ${line.route}`;
 }
 
-/** Follows `file` from its current end, calling `onLine` per complete JSON line, until the signal aborts. */
+/**
+ * Follows `file` from its current end, calling `onLine` per complete JSON line, until the signal aborts; as
+ * `tail -F` does, it starts over when the file is truncated, and goes on to the new file when it is rotated
+ * by renaming (once the old one is read to its end).
+ */
 export async function followAuditLog(
   file: string,
   onLine: (line: AuditLine) => void,
   signal: AbortSignal,
   pollMs = 200,
 ): Promise<void> {
-  const handle = await open(file, 'r');
+  let handle = await open(file, 'r');
   try {
     let position = (await handle.stat()).size;
+    // a read may end inside a character (a line being written): the decoder keeps its first bytes for the next
+    let decoder = new StringDecoder('utf8');
     let partial = '';
+    const startOver = () => {
+      position = 0;
+      decoder = new StringDecoder('utf8');
+      partial = '';
+    };
     while (!signal.aborted) {
-      const { size } = await handle.stat();
-      if (size < position) position = 0; // rotated or truncated: start over
+      const { size, ino } = await handle.stat();
+      if (size < position) startOver(); // truncated (copytruncate): what was left of the old text goes
       if (size > position) {
         const buffer = Buffer.alloc(size - position);
         const { bytesRead } = await handle.read(buffer, 0, buffer.length, position);
         position += bytesRead;
-        const lines = (partial + buffer.subarray(0, bytesRead).toString('utf8')).split('\n');
+        const lines = (partial + decoder.write(buffer.subarray(0, bytesRead))).split('\n');
         partial = lines.pop() ?? '';
         for (const text of lines) {
           if (!text.trim()) continue;
@@ -66,6 +78,14 @@ export async function followAuditLog(
             // a line that is not JSON is not an audit record: nothing to show
           }
         }
+      }
+      const named = await stat(file).catch(() => undefined);
+      if (named && named.ino !== ino) {
+        // renamed away (logrotate's default), and the gateway writes to a new file under the name
+        await handle.close();
+        handle = await open(file, 'r');
+        startOver();
+        continue;
       }
       await sleep(pollMs, undefined, { signal }).catch(() => undefined);
     }
