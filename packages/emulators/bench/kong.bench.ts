@@ -16,6 +16,7 @@
 //   BENCH_SECONDS=2 BENCH_ROUNDS=5 BENCH_CONCURRENCY=32 tsx bench/kong.bench.ts
 //   BENCH_ONLY='full policy$' node --cpu-prof --import tsx bench/kong.bench.ts   (one path, to profile it)
 //   BENCH_SWEEP=1 tsx bench/kong.bench.ts       (adds jwt + each other plugin of the policy, one path each)
+//   BENCH_SWEEP=without tsx bench/kong.bench.ts (adds the full policy less each plugin but jwt: what each adds)
 
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, createServer, request as httpRequest } from 'node:http';
@@ -33,8 +34,10 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
 /** Measure only the paths whose name matches this RegExp (the direct and no-plugin baselines always run). */
 const ONLY = process.env.BENCH_ONLY === undefined ? undefined : new RegExp(process.env.BENCH_ONLY);
-/** Add a path per plugin of the policy: jwt and that one plugin, to see what each costs. */
+/** Add a path per plugin of the policy: jwt and that one plugin, to see what each costs on its own... */
 const SWEEP = process.env.BENCH_SWEEP === '1';
+/** ...or the full policy less that plugin, to see what each adds to the rest (its headers logged, counted). */
+const SWEEP_WITHOUT = process.env.BENCH_SWEEP === 'without';
 const PLUGINS = ['bundled', 'modelgate-model-access'];
 const PATH = '/v1/models/classifier:predict';
 const BODY = JSON.stringify({ instances: [[1, 2, 3, 4]] });
@@ -200,6 +203,15 @@ async function main(): Promise<void> {
         name: `proxy, jwt + ${name}`,
         config: withPlugins(config, new Set(['jwt', name])),
       });
+  if (SWEEP_WITHOUT) {
+    const all = pluginNames(config);
+    // jwt stays: without a consumer the per-model plugin refuses every request
+    for (const name of all.filter((each) => each !== 'jwt'))
+      arms.push({
+        name: `proxy, full policy without ${name}`,
+        config: withPlugins(config, new Set(all.filter((each) => each !== name))),
+      });
+  }
   const measured = arms.filter((arm, i) => i === 0 || ONLY === undefined || ONLY.test(arm.name));
   const emulators = await Promise.all(
     measured.map((arm) =>
