@@ -195,4 +195,11 @@ export class FileLogWriters {
   async flush(): Promise<void> {
     await Promise.all([...this.writers.values()].map((writer) => writer.flush()));
   }
+
+  /** Each path that lost lines: how many, and the last cause. */
+  losses(): { path: string; lines: number; error: Error | undefined }[] {
+    return [...this.writers.values()]
+      .filter((writer) => writer.failedLines > 0)
+      .map((writer) => ({ path: writer.path, lines: writer.failedLines, error: writer.lastError }));
+  }
 }

@@ -167,7 +167,10 @@ export class KongEmulator {
     await this.fileLogWriters.flush();
   }
 
-  /** Stops listening, cuts open connections, then writes every pending file-log line before resolving. */
+  /**
+   * Stops listening, cuts open connections, then writes every pending file-log line before resolving, and
+   * says on stderr how many lines each path lost, if any.
+   */
   async stop(): Promise<void> {
     this.grpcUpstreams.close();
     const closing = this.servers.map(
@@ -177,6 +180,12 @@ export class KongEmulator {
     await Promise.all(closing);
     this.servers.length = 0;
     await this.flushLogs();
+    // the first failure of each path was said as it happened; what it cost in all is said once, at the end
+    for (const { path, lines, error } of this.fileLogWriters.losses())
+      console.error(
+        `kong emulator: file-log lost ${lines} line${lines === 1 ? '' : 's'} for ${path}` +
+          (error ? ` (last: ${error.message})` : ''),
+      );
   }
 
   private find(role: KongListenerRole, http2: boolean): BoundListener {

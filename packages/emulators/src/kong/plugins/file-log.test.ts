@@ -325,4 +325,26 @@ describe('file-log', () => {
     await new Promise((resolve) => hanging.close(resolve));
     await slow.close();
   });
+
+  it('says at stop() how many lines a path lost, and why', async () => {
+    const path = join(dir, 'no-such-folder', 'audit.log');
+    const own = await KongEmulator.start({
+      config: withLogPath(localGatewayConfig({ restPort: rest.port, grpcPort: grpc.port }), path),
+      plugins: PLUGINS,
+      clock,
+    });
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => errors.push(args.map(String).join(' '));
+    try {
+      for (let i = 0; i < 3; i++) await (await fetch(`${own.proxyUrl()}/v1/models/nowhere`)).arrayBuffer();
+      await own.stop();
+    } finally {
+      console.error = original;
+    }
+    expect(errors.filter((line) => line.includes('cannot write to'))).toHaveLength(1);
+    const summary = errors.filter((line) => line.includes('file-log lost'));
+    expect(summary).toHaveLength(1);
+    expect(summary[0]).toContain(`file-log lost 3 lines for ${path} (last: ENOENT`);
+  });
 });
