@@ -81,11 +81,16 @@ export async function followAuditLog(
       }
       const named = await stat(file).catch(() => undefined);
       if (named && named.ino !== ino) {
-        // renamed away (logrotate's default), and the gateway writes to a new file under the name
-        await handle.close();
-        handle = await open(file, 'r');
-        startOver();
-        continue;
+        // renamed away (logrotate's default), and the gateway writes to a new file under the name; a line
+        // may still have reached the old one since it was read: read it again first, until nothing comes
+        if ((await handle.stat()).size > position) continue;
+        const next = await open(file, 'r').catch(() => undefined); // gone again: try at the next poll
+        if (next) {
+          await handle.close();
+          handle = next;
+          startOver();
+          continue;
+        }
       }
       await sleep(pollMs, undefined, { signal }).catch(() => undefined);
     }

@@ -167,7 +167,11 @@ export async function runDev(options: DevOptions, io: DevIo): Promise<number> {
     const { auditLog } = stack.description;
     const following =
       options.tail && auditLog.kind === 'file'
-        ? followAuditLog(auditLog.path, (line) => io.out(`  ${formatAuditLine(line)}\n`), abort.signal)
+        ? followAuditLog(auditLog.path, (line) => io.out(`  ${formatAuditLine(line)}\n`), abort.signal).catch(
+            // the log cannot be read any more: say so and keep the stack up (a rejection left to the end
+            // would end the process before the stack is stopped)
+            (error: unknown) => io.err(`the audit log is no longer followed: ${(error as Error).message}\n`),
+          )
         : Promise.resolve();
     await io.stopRequested();
     io.err('stopping the stack...\n');

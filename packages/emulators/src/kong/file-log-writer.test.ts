@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { openSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Socket } from 'node:net';
+import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -137,6 +137,12 @@ describe('FileLogWriter', () => {
       }, 1_000);
     });
     const writers = fifos.map((fifo) => new FileLogWriter(fifo));
+    const said: string[] = [];
+    const original = console.error;
+    console.error = (...args: unknown[]) => said.push(args.map(String).join(' '));
+    onTestFinished(() => {
+      console.error = original;
+    });
     // more than a pipe holds (64 KiB on Linux): the writes meet a full pipe until the reader drains it
     const lines = Array.from({ length: 3_000 }, (_, i) => `{"n":${i},"pad":"${'p'.repeat(60)}"}`);
     const expected = `${lines.join('\n')}\n`;
@@ -165,6 +171,10 @@ describe('FileLogWriter', () => {
     await flushing;
     for (const text of await Promise.all(received)) expect(text).toBe(expected);
     for (const writer of writers) expect(writer.failedLines).toBe(0);
+    // the wait is said once for each FIFO, however many times its open was tried
+    expect(said.toSorted()).toEqual(
+      fifos.map((fifo) => `kong emulator: file-log waits for a reader of the FIFO ${fifo}`).toSorted(),
+    );
   });
 
   it('drops and counts the lines past what may wait, says so once, and takes lines again once written', async () => {
@@ -195,6 +205,10 @@ describe('FileLogWriter', () => {
       // other three are dropped
       for (let i = 0; i < 10; i++) writer.append(`${i}`.repeat(100));
       expect(writer.failedLines).toBe(3);
+      // a short line still fits between the drops: the dropping goes on, and is not said again
+      writer.append('s');
+      writer.append('x'.repeat(100));
+      expect(writer.failedLines).toBe(4);
       expect(errors).toHaveLength(1);
       expect(String(errors[0]?.[0])).toContain('file-log drops lines for');
       release();
@@ -205,8 +219,8 @@ describe('FileLogWriter', () => {
       console.error = original;
     }
     const kept = Array.from({ length: 7 }, (_, i) => `${i}`.repeat(100));
-    expect(written.join('')).toBe(`first\n${kept.join('\n')}\nafter\n`);
-    expect(writer.failedLines).toBe(3);
+    expect(written.join('')).toBe(`first\n${kept.join('\n')}\ns\nafter\n`);
+    expect(writer.failedLines).toBe(4);
   });
 
   it('waits between writes that take nothing rather than spin', async () => {
@@ -231,5 +245,24 @@ describe('FileLogWriter', () => {
     // about one try per RETRY_MS in the 90 ms the file took nothing; a loop that spun would make thousands
     expect(calls).toBeLessThan(30);
     expect(writer.failedLines).toBe(0);
+  });
+
+  it('counts the lines for a path that is a socket (ENXIO, as for a FIFO without reader) rather than wait', async () => {
+    const path = join(dir, 'audit.sock');
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(path, resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const writer = new FileLogWriter(path);
+    const original = console.error;
+    console.error = () => {};
+    try {
+      writer.append('a');
+      writer.append('b');
+      await writer.flush(); // a FIFO would wait for a reader here; a socket never gets one
+    } finally {
+      console.error = original;
+    }
+    expect(writer.failedLines).toBe(2);
+    expect((writer.lastError as NodeJS.ErrnoException).code).toBe('ENXIO');
   });
 });

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 
 // file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
 // interleave or drop a line. What arrives within BATCH_MS of a first line is appended together (Kong writes
@@ -15,8 +15,9 @@ import { type FileHandle, open } from 'node:fs/promises';
 // reader comes or catches up. Here the file is opened non-blocking, and a FIFO without a reader (ENXIO) or a
 // full pipe (EAGAIN) is tried again every RETRY_MS, so no thread of the pool (four by default, shared with the
 // DNS lookups the proxy makes) is held; the emulator goes on answering, and the lines wait in memory, up to
-// maxPendingBytes: past that a line is dropped and counted in failedLines, and said once, rather than let a
-// log nobody reads take the process's memory (the batch being written is held beside them).
+// maxPendingBytes: past that a line is dropped and counted in failedLines, and said once until a batch is
+// written, rather than let a log nobody reads take the process's memory (the batch being written is held
+// beside them).
 
 /** How long the first line of a batch waits for others. */
 export const BATCH_MS = 10;
@@ -57,7 +58,7 @@ export class FileLogWriter {
   private draining: Promise<void> | undefined;
   private readonly openFile: OpenForAppend;
   private readonly maxPendingBytes: number;
-  /** Whether lines are being dropped now (said once for each time it starts). */
+  /** Whether lines were dropped since the last batch was taken out (said once for each such time). */
   private dropping = false;
   /** Whether a failed write was said (once per path is enough to show the cause). */
   private toldWriteFailure = false;
@@ -87,7 +88,6 @@ export class FileLogWriter {
       this.drop();
       return;
     }
-    this.dropping = false;
     if (this.length + most > this.filling.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.filling.length * 2, this.length + most));
       this.filling.copy(grown, 0, 0, this.length);
@@ -123,6 +123,7 @@ export class FileLogWriter {
       this.spare = batch;
       this.length = 0;
       this.lines = 0;
+      this.dropping = false; // room again: a later drop is said anew
       const progress = { written: 0 };
       try {
         await this.write(batch, length, progress);
@@ -162,11 +163,17 @@ export class FileLogWriter {
 
   /** Opens the file, waiting for a reader where it is a FIFO that has none yet (as Kong's open() blocks). */
   private async openWhenRead(): Promise<Pick<FileHandle, 'write' | 'close'>> {
+    let told = false;
     for (;;) {
       try {
         return await this.openFile(this.path);
       } catch (error) {
-        if (!WAIT_FOR_READER.has((error as NodeJS.ErrnoException).code ?? '')) throw error;
+        const code = (error as NodeJS.ErrnoException).code ?? '';
+        if (!WAIT_FOR_READER.has(code)) throw error;
+        // ENXIO is also a socket or a device that is not there: only a FIFO gets a reader by waiting
+        if (code === 'ENXIO' && !(await stat(this.path).catch(() => undefined))?.isFIFO()) throw error;
+        if (!told) console.error(`kong emulator: file-log waits for a reader of the FIFO ${this.path}`);
+        told = true;
       }
       await sleep(RETRY_MS);
     }
