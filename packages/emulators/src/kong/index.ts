@@ -9,6 +9,7 @@ export {
 export { kongErrorBody, kongExitBody, type RenderedBody } from './error-response.js';
 export { FileLogWriter, FileLogWriters } from './file-log-writer.js';
 export { grpcMessageOf, grpcRefusalHeaders } from './grpc-refusal.js';
+export { KONG_SERVER_HEADER } from './http-proxy.js';
 export { type KongClock, ManualClock, SYSTEM_CLOCK } from './kong-clock.js';
 export {
   enabledPluginSchemas,
@@ -47,5 +48,5 @@ export {
   VerifiedTokenCache,
 } from './plugins/jwt-token-cache.js';
 export { KONG_LATENCY_BUCKETS, KongPrometheusMetrics } from './plugins/prometheus.js';
-export { BAD_UPSTREAM_MESSAGE, KONG_SERVER_HEADER, UPSTREAM_TIMEOUT_MESSAGE } from './proxy-pipeline.js';
+export { BAD_UPSTREAM_MESSAGE, UPSTREAM_TIMEOUT_MESSAGE } from './proxy-pipeline.js';
 export { type RouteMatch, RouteMatcher, type RouteMatchRequest } from './route-matcher.js';

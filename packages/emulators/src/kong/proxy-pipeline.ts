@@ -44,7 +44,6 @@ const EMPTY_BODY = Buffer.alloc(0);
 // One proxied request from start to end, the same for the HTTP/1.1 and the HTTP/2 listeners: route, plugins,
 // then the upstream or the refusal, shaped as gRPC when the request is gRPC over HTTP/2 (products.md 1g).
 
-export { KONG_SERVER_HEADER };
 export const NO_ROUTE_MESSAGE = 'no Route matched with those values';
 export const BAD_UPSTREAM_MESSAGE = DEFAULT_ERROR_MESSAGES[502] as string;
 export const UPSTREAM_TIMEOUT_MESSAGE = DEFAULT_ERROR_MESSAGES[504] as string;

@@ -5,6 +5,7 @@ import {
   type ModelAccessConfig,
   type ModelAccessRefusalName,
 } from '@modelgate/policy';
+import { ownValue } from '../../own-value.js';
 import type { KongClock } from '../kong-clock.js';
 import type { KongPluginHandler } from '../kong-plugin.js';
 import { firstHeader, type KongExit, type KongRequestContext, kongExitError } from '../kong-request.js';
@@ -79,7 +80,7 @@ export function claimedPermissions(
   for (const key of path) {
     // lua-cjson gives arrays and objects alike as tables; an array has no string keys
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-    value = Object.hasOwn(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+    value = ownValue(value as Record<string, unknown>, key);
   }
   if (typeof value === 'string') return new Set(value.split(/[ \t\n\v\f\r]+/).filter(Boolean));
   if (typeof value !== 'object' || value === null) return undefined;
