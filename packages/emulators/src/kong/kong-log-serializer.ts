@@ -24,7 +24,7 @@ function requestHeaders(rawHeaders: readonly string[]): Record<string, string | 
 
 /** kong.request.get_query(): repeated keys as arrays, a key without `=` as true. */
 function queryTable(requestUri: string): Record<string, string | boolean | (string | boolean)[]> {
-  // no prototype, as in headerTable: `?constructor=x` is a key like any other
+  // no prototype: `?constructor=x` is a key like any other
   const table: Record<string, string | boolean | (string | boolean)[]> = Object.create(null);
   const at = requestUri.indexOf('?');
   if (at < 0) return table;
@@ -87,9 +87,9 @@ function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Reco
 }
 
 /**
- * kong.log.serialize(): the table file-log encodes. Its `request.headers`, `response.headers` and
- * `request.querystring` have no prototype (a header may be named `constructor`): use `Object.hasOwn`, not
- * their own `hasOwnProperty`.
+ * kong.log.serialize(): the table file-log encodes. Its `request.headers` and `response.headers` (see
+ * headerTable) and `request.querystring` (no prototype) may hold a key named `constructor`: read them with
+ * `Object.hasOwn`, not their own `hasOwnProperty`.
  */
 export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace): Record<string, unknown> {
   const root = serializedFields(record, workspace);

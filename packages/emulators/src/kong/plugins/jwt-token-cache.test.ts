@@ -46,6 +46,35 @@ describe('VerifiedTokenCache', () => {
     expect(cache.get(configA, 'p', jws({ n: 1 }), 0)).toBeDefined();
   });
 
+  it('keeps the order of use when the most recent entry is hit again', () => {
+    const cache = new VerifiedTokenCache(2);
+    const [a, b, c] = [jws({ n: 'a' }), jws({ n: 'b' }), jws({ n: 'c' })];
+    cache.set(configA, 'p', a, verified, 0);
+    cache.set(configA, 'p', b, verified, 0);
+    expect(cache.get(configA, 'p', b, 0)).toBeDefined(); // already the most recent
+    expect(cache.get(configA, 'p', a, 0)).toBeDefined(); // a now the most recent
+    expect(cache.get(configA, 'p', b, 0)).toBeDefined(); // and b again
+    expect(cache.get(configA, 'p', b, 0)).toBeDefined();
+    cache.set(configA, 'p', c, verified, 0);
+    expect(cache.get(configA, 'p', a, 0)).toBeUndefined();
+    expect(cache.get(configA, 'p', b, 0)).toBeDefined();
+    expect(cache.get(configA, 'p', c, 0)).toBeDefined();
+  });
+
+  it('answers nothing when it may keep no entry, nor after a flush', () => {
+    const none = new VerifiedTokenCache(0);
+    const token = jws({ exp: 1000 });
+    none.set(configA, 'p', token, verified, 0);
+    expect(none.get(configA, 'p', token, 0)).toBeUndefined();
+    const cache = new VerifiedTokenCache(10);
+    cache.set(configA, 'p', token, verified, 0);
+    cache.flush();
+    // the same string, and a copy of it (not the same object): neither is answered
+    expect(cache.get(configA, 'p', token, 0)).toBeUndefined();
+    expect(cache.get(configA, 'p', `${token} `.trimEnd(), 0)).toBeUndefined();
+    expect(cache.size).toBe(0);
+  });
+
   it('reads exp from the payload, or null', () => {
     expect(tokenExp(jws({ exp: 42 }))).toBe(42);
     expect(tokenExp(jws({}))).toBeNull();
