@@ -42,6 +42,10 @@ export interface KongLogRecord {
   responseHeaders: readonly string[];
   /** ngx.var.bytes_sent (status line, headers and body). */
   responseSize: number;
+  /** r->keepalive when the log phase runs (ngx.resp.get_headers' `connection`); keep-alive unless false. */
+  keepAlive?: boolean;
+  /** Whether the answer went out chunked (HTTP/1.1 without a Content-Length). */
+  chunked?: boolean;
 }
 
 /** log.lua's latencies: kong (Kong's own time), proxy (-1 when nothing was proxied) and request. */

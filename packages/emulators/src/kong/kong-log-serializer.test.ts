@@ -134,3 +134,77 @@ describe('kongLogLine', () => {
     expect(JSON.parse(line).request.headers.authorization).toBe('REDACTED');
   });
 });
+
+describe('serializeKongLog, as kong.log.serialize reads the request and the answer', () => {
+  const query = (uri: string) =>
+    (
+      serializeKongLog(
+        record((r) => (r.requestUri = uri)),
+        WORKSPACE,
+      ).request as { querystring: object }
+    ).querystring;
+
+  it('unescapes query arguments as ngx.req.get_uri_args does: + is a space, a bad escape stays as sent', () => {
+    expect(query('/v1/models/m?a=%zz+%41&b=1+2&c=%E2%82%ac&d=%&e=50%25&f=%4')).toEqual({
+      a: '%zz A',
+      b: '1 2',
+      c: '€',
+      d: '%',
+      e: '50%',
+      f: '%4',
+    });
+    // a name is unescaped the same way; bytes that make no UTF-8 read as U+FFFD (Kong logs the raw byte)
+    expect(query('/x?na%6De+1=v&raw=%FF')).toEqual({ 'name 1': 'v', raw: '\ufffd' });
+  });
+
+  it('leaves out arguments without a name, and keeps the rest as they come', () => {
+    expect(query('/x?=x&&k&=&y=&k=2')).toEqual({ k: [true, '2'], y: '' });
+  });
+
+  it('reads the first 100 named arguments, as lua_max_uri_args does by default', () => {
+    const args = Array.from({ length: 120 }, (_, i) => `a${i}=${i}`);
+    const table = query(`/x?=skipped&${args.join('&')}`) as Record<string, string>;
+    expect(Object.keys(table)).toHaveLength(100);
+    expect(table.a99).toBe('99');
+    expect(table.a100).toBeUndefined();
+    const repeated = query(`/x?${Array.from({ length: 150 }, (_, i) => `n=${i}`).join('&')}`) as {
+      n: string[];
+    };
+    expect(repeated.n).toHaveLength(100);
+  });
+
+  it('reads the first 100 request header lines, repeats counted one by one', () => {
+    const rawHeaders = [':method', 'GET', 'X-Twice', '1', 'x-twice', '2'];
+    for (let i = 0; i < 110; i++) rawHeaders.push(`X-H${i}`, String(i));
+    const logged = serializeKongLog(
+      record((r) => (r.request.rawHeaders = rawHeaders)),
+      WORKSPACE,
+    ) as { request: { headers: Record<string, unknown> } };
+    expect(Object.keys(logged.request.headers)).toHaveLength(99);
+    expect(logged.request.headers['x-twice']).toEqual(['1', '2']);
+    expect(logged.request.headers['x-h97']).toBe('97');
+    expect(logged.request.headers['x-h98']).toBeUndefined();
+  });
+
+  it('adds the connection ngx.resp.get_headers reports, and chunked when the answer was', () => {
+    const answer = (change: (r: KongLogRecord) => void) =>
+      (serializeKongLog(record(change), WORKSPACE).response as { headers: Record<string, unknown> }).headers;
+    expect(answer(() => {})).toEqual({
+      connection: 'keep-alive',
+      'content-type': 'application/json',
+      via: '1.1 kong/3.9.3',
+      'x-kong-proxy-latency': '1',
+    });
+    expect(answer((r) => (r.keepAlive = false))).toMatchObject({ connection: 'close' });
+    expect(answer((r) => (r.chunked = true))).toMatchObject({ 'transfer-encoding': 'chunked' });
+    expect(answer(() => {})).not.toHaveProperty('transfer-encoding');
+    // those count towards the 100 lines: with 120 answer lines, 98 of them are read
+    const many = answer((r) => {
+      r.chunked = true;
+      r.responseHeaders = Array.from({ length: 120 }, (_, i) => [`X-A${i}`, String(i)]).flat();
+    });
+    expect(Object.keys(many)).toHaveLength(100);
+    expect(many['x-a97']).toBe('97');
+    expect(many['x-a98']).toBeUndefined();
+  });
+});

@@ -14,35 +14,85 @@ export interface KongWorkspace {
   name: string;
 }
 
-/** kong.request.get_headers(): lower-case names, repeated headers as arrays, credentials redacted. */
+/**
+ * How many header lines kong.request.get_headers and ngx.resp.get_headers read, and how many query arguments
+ * kong.request.get_query does: Kong's lua_max_req_headers, lua_max_resp_headers and lua_max_uri_args (100 each
+ * by default, kong/globalpatches.lua). The rest are left out of the log (Kong notes "truncated" in its error log).
+ */
+export const MAX_LOGGED_REQUEST_HEADERS = 100;
+export const MAX_LOGGED_RESPONSE_HEADERS = 100;
+export const MAX_LOGGED_QUERY_ARGS = 100;
+
+/** kong.request.get_headers(): the first 100 header lines by lower-case name, repeats as arrays, credentials redacted. */
 function requestHeaders(rawHeaders: readonly string[]): Record<string, string | string[]> {
-  const table = headerTable(rawHeaders);
+  const table = headerTable(rawHeaders, MAX_LOGGED_REQUEST_HEADERS);
   // log.lua replaces the whole value, repeats and all
   for (const name of REDACTED_HEADERS) if (table[name] !== undefined) table[name] = REDACTED;
   return table;
 }
 
-/** kong.request.get_query(): repeated keys as arrays, a key without `=` as true. */
+/**
+ * ngx.resp.get_headers(): what nginx keeps outside its header list comes first and counts towards the 100,
+ * `connection` (keep-alive or close, r->keepalive) and `transfer-encoding: chunked` for an answer sent chunked;
+ * then the header lines. (nginx also keeps Content-Type and Content-Length outside the list; here they are
+ * lines of the answer, which changes which line is left out only past 100.)
+ */
+function responseHeaders(record: KongLogRecord): Record<string, string | string[]> {
+  const extra = ['connection', record.keepAlive === false ? 'close' : 'keep-alive'];
+  if (record.chunked) extra.push('transfer-encoding', 'chunked');
+  return headerTable(extra.concat(record.responseHeaders), MAX_LOGGED_RESPONSE_HEADERS);
+}
+
+const PERCENT = 0x25;
+const PLUS = 0x2b;
+const SPACE = 0x20;
+
+function hexValue(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/**
+ * A query argument unescaped as lua-nginx-module's ngx_http_lua_unescape_uri does for get_uri_args: `+` is a
+ * space, `%` and two hex digits the byte they name, any other `%` itself; it never fails. The bytes are read
+ * as UTF-8 (Kong logs them as they are, so an escape that makes no UTF-8 reads here as U+FFFD).
+ */
+function unescapeArgument(text: string): string {
+  if (!text.includes('%')) return text.includes('+') ? text.replaceAll('+', ' ') : text;
+  const bytes = Buffer.from(text, 'utf8');
+  let length = 0;
+  for (let at = 0; at < bytes.length; at++) {
+    const byte = bytes[at] as number;
+    const high = byte === PERCENT && at + 2 < bytes.length ? hexValue(bytes[at + 1] as number) : -1;
+    const low = high < 0 ? -1 : hexValue(bytes[at + 2] as number);
+    if (low >= 0) {
+      bytes[length++] = high * 16 + low;
+      at += 2;
+    } else bytes[length++] = byte === PLUS ? SPACE : byte;
+  }
+  return bytes.toString('utf8', 0, length);
+}
+
+/**
+ * kong.request.get_query() (ngx.req.get_uri_args): the first 100 arguments with a name, repeated names as
+ * arrays, a name without `=` as true; an argument whose name is empty (`=x`, `&&`) is left out.
+ */
 function queryTable(requestUri: string): Record<string, string | boolean | (string | boolean)[]> {
   // no prototype: `?constructor=x` is a key like any other
   const table: Record<string, string | boolean | (string | boolean)[]> = Object.create(null);
   const at = requestUri.indexOf('?');
   if (at < 0) return table;
+  let kept = 0;
   for (const pair of requestUri.slice(at + 1).split('&')) {
-    if (pair === '') continue;
     const eq = pair.indexOf('=');
-    const decode = (text: string) => {
-      try {
-        return decodeURIComponent(text.replace(/\+/g, ' '));
-      } catch {
-        return text; // ngx.req.get_uri_args keeps a malformed escape as sent
-      }
-    };
-    const key = decode(eq < 0 ? pair : pair.slice(0, eq));
-    const value: string | boolean = eq < 0 ? true : decode(pair.slice(eq + 1));
+    const key = unescapeArgument(eq < 0 ? pair : pair.slice(0, eq));
+    if (key === '') continue;
+    const value: string | boolean = eq < 0 ? true : unescapeArgument(pair.slice(eq + 1));
     const existing = table[key];
     if (existing === undefined) table[key] = value;
     else table[key] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+    if (++kept === MAX_LOGGED_QUERY_ARGS) break;
   }
   return table;
 }
@@ -64,7 +114,7 @@ function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Reco
     upstream_uri: record.upstreamUri ?? '',
     response: {
       status: record.status,
-      headers: headerTable(record.responseHeaders),
+      headers: responseHeaders(record),
       size: record.responseSize,
     },
     latencies: { kong: latencies.kong, proxy: latencies.proxy, request: latencies.request, receive: 0 },

@@ -96,30 +96,41 @@ export function firstHeader(headers: IncomingHttpHeaders, name: string): string 
 
 /**
  * A header list (name, value, ...) by name, as kong.request.get_headers and ngx.resp.get_headers give it:
- * lower-case names, repeated headers as arrays, HTTP/2 pseudo-headers left out. A plain object, which V8 keeps
+ * lower-case names, repeated headers as arrays, HTTP/2 pseudo-headers left out, at most `maxLines` lines
+ * read. A plain object, which V8 keeps
  * in its fast mode (JSON.stringify and spreads of it are quicker than of one without a prototype), unless a
  * name is one Object.prototype has (`constructor`, `__proto__`): then one without a prototype, where such a
  * name is a header like any other. Either way read it with Object.hasOwn.
  */
-export function headerTable(list: readonly string[]): Record<string, string | string[]> {
+export function headerTable(
+  list: readonly string[],
+  maxLines = Number.POSITIVE_INFINITY,
+): Record<string, string | string[]> {
   const table: Record<string, string | string[]> = {};
+  let lines = 0;
   for (let i = 0; i + 1 < list.length; i += 2) {
     if ((list[i] as string).startsWith(':')) continue;
+    if (lines++ === maxLines) break;
     const name = (list[i] as string).toLowerCase();
     const value = list[i + 1] as string;
     const existing: unknown = table[name];
     if (existing === undefined) table[name] = value;
     else if (typeof existing === 'string') table[name] = [existing, value];
     else if (Array.isArray(existing)) table[name] = [...existing, value];
-    else return headerTableWithoutPrototype(list); // Object.prototype's member, not a header seen before
+    else return headerTableWithoutPrototype(list, maxLines); // Object.prototype's member, not a header seen before
   }
   return table;
 }
 
-function headerTableWithoutPrototype(list: readonly string[]): Record<string, string | string[]> {
+function headerTableWithoutPrototype(
+  list: readonly string[],
+  maxLines: number,
+): Record<string, string | string[]> {
   const table: Record<string, string | string[]> = Object.create(null);
+  let lines = 0;
   for (let i = 0; i + 1 < list.length; i += 2) {
     if ((list[i] as string).startsWith(':')) continue;
+    if (lines++ === maxLines) break;
     const name = (list[i] as string).toLowerCase();
     const value = list[i + 1] as string;
     const existing = table[name];

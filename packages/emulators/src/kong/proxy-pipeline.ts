@@ -356,8 +356,12 @@ export class ProxyPipeline {
       record.endedHr = closedHr;
       record.requestSize += body.received;
       if (record.status === 0) record.status = response.headersSent ? response.statusCode : 499;
-      if (socket) record.responseSize = (writtenAtFinish ?? socket.bytesWritten) - writtenBefore;
-      else record.responseSize += headerBytes(record.status, record.responseHeaders);
+      if (socket) {
+        record.responseSize = (writtenAtFinish ?? socket.bytesWritten) - writtenBefore;
+        // node's choice, as nginx's r->keepalive (a client's Connection: close, HTTP/1.0 without keep-alive)
+        record.keepAlive = (response as ServerResponse).shouldKeepAlive;
+        record.chunked = (response as ServerResponse).chunkedEncoding;
+      } else record.responseSize += headerBytes(record.status, record.responseHeaders);
       runLogPhase(plugins, snapshot.config, record);
       resolveDone();
     };

@@ -133,9 +133,28 @@ describe('file-log', () => {
     expect(entry.request.size).toBeGreaterThan('{"instances":[1]}'.length);
     expect(entry.response.size).toBeGreaterThan(0);
     expect(entry.response.headers['x-upstream']).toBe('echo');
+    // what nginx keeps outside its header list, as ngx.resp.get_headers adds it: the upstream answered without a
+    // Content-Length, so the answer went out chunked
+    expect(entry.response.headers).toMatchObject({
+      connection: 'keep-alive',
+      'transfer-encoding': 'chunked',
+    });
     expect(Object.keys(entry.latencies).sort()).toEqual(['kong', 'proxy', 'receive', 'request']);
     expect(entry.latencies.proxy).toBeGreaterThanOrEqual(0);
     expect(entry.workspace).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('logs the connection as the client left it, and no transfer-encoding for an answer of known length', async () => {
+    const closing = await getWithHeaderArray(`${kong.proxyUrl()}/v1/models/classifier`, [
+      'Connection',
+      'close',
+    ]);
+    expect(closing.status).toBe(401);
+    await kong.flushLogs();
+    const [line] = await logLines(logPath);
+    const headers = (line as { response: { headers: Record<string, unknown> } }).response.headers;
+    expect(headers).toMatchObject({ connection: 'close', 'content-length': expect.any(String) });
+    expect(headers).not.toHaveProperty('transfer-encoding');
   });
 
   it('logs a repeated header as an array both ways, as kong.request.get_headers and ngx.resp.get_headers do', async () => {
