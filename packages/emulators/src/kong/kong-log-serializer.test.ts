@@ -186,6 +186,37 @@ describe('serializeKongLog, as kong.log.serialize reads the request and the answ
     expect(logged.request.headers['x-h98']).toBeUndefined();
   });
 
+  it('reads an HTTP/2 request as nginx 1.25 keeps it: :authority as host, the cookie fields joined', () => {
+    const logged = serializeKongLog(
+      record((r) => {
+        r.request.httpVersion = 2;
+        r.request.rawHeaders = [
+          ':method',
+          'POST',
+          ':scheme',
+          'http',
+          ':authority',
+          'gw:9080',
+          ':path',
+          '/tensorflow.serving.PredictionService/Predict',
+          'cookie',
+          'a=1',
+          'content-type',
+          'application/grpc',
+          'Cookie',
+          'b=2',
+        ];
+      }),
+      WORKSPACE,
+    ) as { request: { headers: Record<string, unknown> } };
+    expect(logged.request.headers).toEqual({
+      host: 'gw:9080',
+      'content-type': 'application/grpc',
+      cookie: 'a=1; b=2',
+    });
+    expect(Object.keys(logged.request.headers)[0]).toBe('host');
+  });
+
   it('adds the connection ngx.resp.get_headers reports, and chunked when the answer was', () => {
     const answer = (change: (r: KongLogRecord) => void) =>
       (serializeKongLog(record(change), WORKSPACE).response as { headers: Record<string, unknown> }).headers;

@@ -23,9 +23,30 @@ export const MAX_LOGGED_REQUEST_HEADERS = 100;
 export const MAX_LOGGED_RESPONSE_HEADERS = 100;
 export const MAX_LOGGED_QUERY_ARGS = 100;
 
+/**
+ * An HTTP/2 request's header lines as nginx 1.25 (Kong 3.9's) keeps them: `:authority` becomes a `host` line
+ * where it came (ngx_http_v2_parse_authority), the other pseudo-headers none, and the cookie fields one
+ * `cookie` line joined with "; ", added once every field has come (ngx_http_v2_construct_cookie_header).
+ */
+function http2HeaderLines(rawHeaders: readonly string[]): string[] {
+  const lines: string[] = [];
+  const cookies: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const value = rawHeaders[i + 1] as string;
+    if (name === ':authority') lines.push('host', value);
+    else if (name.startsWith(':')) continue;
+    else if (name.toLowerCase() === 'cookie') cookies.push(value);
+    else lines.push(name, value);
+  }
+  if (cookies.length > 0) lines.push('cookie', cookies.join('; '));
+  return lines;
+}
+
 /** kong.request.get_headers(): the first 100 header lines by lower-case name, repeats as arrays, credentials redacted. */
-function requestHeaders(rawHeaders: readonly string[]): Record<string, string | string[]> {
-  const table = headerTable(rawHeaders, MAX_LOGGED_REQUEST_HEADERS);
+function requestHeaders(request: KongLogRecord['request']): Record<string, string | string[]> {
+  const lines = request.httpVersion === 2 ? http2HeaderLines(request.rawHeaders) : request.rawHeaders;
+  const table = headerTable(lines, MAX_LOGGED_REQUEST_HEADERS);
   // log.lua replaces the whole value, repeats and all
   for (const name of REDACTED_HEADERS) if (table[name] !== undefined) table[name] = REDACTED;
   return table;
@@ -108,7 +129,7 @@ function serializedFields(record: KongLogRecord, workspace: KongWorkspace): Reco
       url: `${record.origin}${record.requestUri}`,
       querystring: queryTable(record.requestUri),
       method: record.request.method,
-      headers: requestHeaders(record.request.rawHeaders),
+      headers: requestHeaders(record.request),
       size: record.requestSize,
     },
     upstream_uri: record.upstreamUri ?? '',
