@@ -3,7 +3,8 @@
 // only, with and without the verified-token cache; with the full generated policy (correlation-id, jwt, the per-model plugin, request-size-limiting,
 // acl, rate-limiting with limits raised out of reach, prometheus, file-log to a temp file). Rounds alternate
 // between the paths so that a machine that slows down mid-run affects them alike. Latency: one request in
-// flight at a time, into an HDR histogram (microseconds). Throughput: BENCH_CONCURRENCY requests in flight.
+// flight at a time, into an HDR histogram (microseconds). Throughput: BENCH_CONCURRENCY requests in flight; each
+// path's throughput against the bare proxy's is given for the whole run and, lowest to highest, by round.
 // Upstream, proxy and client share this one Node process; its CPU time per request (user + system, all three
 // together), and the main thread's alone (without V8's GC helper threads), are reported too, so the
 // differences between paths read as what each path adds, wait aside.
@@ -52,6 +53,8 @@ interface BenchPath {
   latency: Histogram;
   requests: number;
   seconds: number;
+  /** Each round's throughput (req/s), to show how far a round's ratio strays from the whole run's. */
+  roundRps: number[];
   /** CPU time (user + system, microseconds) this process spent in the throughput phases... */
   cpuMicros: number;
   /** ...and the part of it on the main thread, where client, proxy and upstream all run (no GC helpers). */
@@ -159,15 +162,19 @@ async function measureThroughput(path: BenchPath): Promise<void> {
   const cpuBefore = process.cpuUsage();
   const mainBefore = process.threadCpuUsage();
   const end = started + SECONDS * 1000;
+  let requests = 0;
   const worker = async () => {
     while (performance.now() < end) {
       const status = await send(path);
-      path.requests++;
+      requests++;
       if (status !== 200) path.failures++;
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-  path.seconds += (performance.now() - started) / 1000;
+  const seconds = (performance.now() - started) / 1000;
+  path.requests += requests;
+  path.seconds += seconds;
+  path.roundRps.push(requests / seconds);
   const cpu = process.cpuUsage(cpuBefore);
   path.cpuMicros += cpu.user + cpu.system;
   const main = process.threadCpuUsage(mainBefore);
@@ -175,6 +182,12 @@ async function measureThroughput(path: BenchPath): Promise<void> {
 }
 
 const ms = (micros: number) => (micros / 1000).toFixed(3);
+
+/** The lowest and highest of `path`'s per-round throughput against `base`'s in the same round. */
+function roundSpread(path: BenchPath, base: BenchPath): string {
+  const ratios = path.roundRps.map((rps, round) => rps / (base.roundRps[round] as number));
+  return `${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)}`;
+}
 const ratio = (value: number, base: number) => `${(value / base).toFixed(2)}x`;
 
 async function main(): Promise<void> {
@@ -231,6 +244,7 @@ async function main(): Promise<void> {
     }),
     requests: 0,
     seconds: 0,
+    roundRps: [],
     cpuMicros: 0,
     mainThreadMicros: 0,
     failures: 0,
@@ -278,8 +292,11 @@ async function main(): Promise<void> {
       'p99 / direct': ratio(p99, base.p99),
       'req/s': rps.toFixed(0),
       'req/s / direct': ratio(rps, base.rps),
-      // what the issue's goal reads: the plugins' cost against the bare proxy, side by side in this run
+      // what the issue's goal reads: the plugins' cost against the bare proxy, side by side in this run...
       'req/s / no plugins': ratio(rps, proxied.requests / proxied.seconds),
+      // ...and its lowest and highest over the rounds (each against the bare proxy's same round): how far one
+      // round, or a run of few rounds, can be trusted on this machine
+      'rounds, lo-hi': roundSpread(each, proxied),
       // client, proxy and upstream together: the difference between two paths is what the proxy adds
       'CPU µs/req': (each.cpuMicros / each.requests).toFixed(1),
       'main thread µs/req': (each.mainThreadMicros / each.requests).toFixed(1),
