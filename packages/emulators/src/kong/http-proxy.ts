@@ -4,7 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import { type NormalizedKongService, PRODUCT_VERSIONS } from '@modelgate/policy';
 import type { KongRequestContext } from './kong-request.js';
-import { escapeKongUri } from './kong-uri.js';
+import { escapeKongUri, nginxHost } from './kong-uri.js';
 import type { RequestBody } from './request-body.js';
 
 // Forwards an admitted request to an HTTP upstream over HTTP/1.1, as Kong's balancer does: the upstream URI
@@ -118,7 +118,7 @@ export function upstreamHeaders(
     'x-forwarded-proto',
     'http',
     'x-forwarded-host',
-    downstreamHost.replace(/:\d+$/, ''),
+    nginxHost(downstreamHost),
     'x-forwarded-port',
     String(downstreamPort),
     'x-forwarded-path',

@@ -67,3 +67,18 @@ export function splitRequestTarget(target: string): { path: string; args: string
   if (question === -1) return { path: target, args: undefined };
   return { path: target.slice(0, question), args: target.slice(question + 1) };
 }
+
+/** The proxy server's server_name in Kong's nginx template: $host where a request names no host. */
+export const KONG_SERVER_NAME = 'kong';
+
+/**
+ * nginx's $host for the Host header (or HTTP/2's :authority): lower-cased, without its port or a trailing dot
+ * (ngx_http_validate_host), or the server_name when there is none (an HTTP/1.0 request). Kong sends it
+ * upstream as X-Forwarded-Host and file-log builds `request.url` of it.
+ */
+export function nginxHost(host: string): string {
+  const port = host.startsWith('[') ? host.indexOf(':', host.indexOf(']')) : host.indexOf(':');
+  let name = port < 0 ? host : host.slice(0, port);
+  if (name.endsWith('.')) name = name.slice(0, -1);
+  return name === '' ? KONG_SERVER_NAME : name.toLowerCase();
+}

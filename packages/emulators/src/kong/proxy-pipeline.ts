@@ -33,7 +33,7 @@ import {
   kongExitError,
 } from './kong-request.js';
 import type { KongSnapshot } from './kong-snapshot.js';
-import { normalizeKongPath, splitRequestTarget } from './kong-uri.js';
+import { nginxHost, normalizeKongPath, splitRequestTarget } from './kong-uri.js';
 import type { PluginChain } from './plugin-chain.js';
 import { isGrpcContentType } from './plugins/model-access-grpc-request.js';
 import { protocolMismatch } from './protocol-mismatch.js';
@@ -179,7 +179,7 @@ export class ProxyPipeline {
       request: kongRequest,
       requestId,
       requestUri: request.url ?? '/',
-      origin: `http://${host.replace(/:\d+$/, '')}:${localPort}`,
+      origin: `http://${nginxHost(host)}:${localPort}`,
       requestSize: requestHeadLength(request),
       context: null,
       startedAt,

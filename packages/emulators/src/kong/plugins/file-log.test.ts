@@ -1,4 +1,5 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORRELATION_HEADER, type GatewayConfig } from '@modelgate/policy';
@@ -155,6 +156,37 @@ describe('file-log', () => {
     const headers = (line as { response: { headers: Record<string, unknown> } }).response.headers;
     expect(headers).toMatchObject({ connection: 'close', 'content-length': expect.any(String) });
     expect(headers).not.toHaveProperty('transfer-encoding');
+  });
+
+  it("builds request.url of nginx's $host, as it sends X-Forwarded-Host: lower-cased, no port, no trailing dot", async () => {
+    const { port } = new URL(kong.proxyUrl());
+    const authorization = `Bearer ${await token('ops-console')}`;
+    const status = await new Promise<number>((resolve, reject) => {
+      const call = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/v1/models/classifier?x=1',
+          headers: { host: 'GW.Example.:8000', authorization },
+        },
+        (response) => {
+          response.resume();
+          response.on('end', () => resolve(response.statusCode ?? 0));
+        },
+      );
+      call.on('error', reject);
+      call.end();
+    });
+    expect(status).toBe(200);
+    expect(rest.requests.at(-1)?.headers['x-forwarded-host']).toBe('gw.example');
+    await kong.flushLogs();
+    const [line] = await logLines(logPath);
+    expect(line).toMatchObject({
+      request: {
+        url: `http://gw.example:${port}/v1/models/classifier?x=1`,
+        headers: { host: 'GW.Example.:8000' },
+      },
+    });
   });
 
   it('logs a repeated header as an array both ways, as kong.request.get_headers and ngx.resp.get_headers do', async () => {
