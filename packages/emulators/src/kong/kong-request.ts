@@ -97,16 +97,26 @@ export function firstHeader(headers: IncomingHttpHeaders, name: string): string 
 /**
  * A header list (name, value, ...) by name, as kong.request.get_headers and ngx.resp.get_headers give it:
  * lower-case names, repeated headers as arrays, HTTP/2 pseudo-headers left out, at most `maxLines` lines
- * read. A plain object, which V8 keeps
- * in its fast mode (JSON.stringify and spreads of it are quicker than of one without a prototype), unless a
- * name is one Object.prototype has (`constructor`, `__proto__`): then one without a prototype, where such a
- * name is a header like any other. Either way read it with Object.hasOwn.
+ * read. A plain object, which V8 keeps in its fast mode (JSON.stringify and spreads of it are quicker than of
+ * one without a prototype), unless a name is one Object.prototype has (`constructor`, `__proto__`): then one
+ * without a prototype, where such a name is a header like any other. Either way read it with Object.hasOwn.
  */
 export function headerTable(
   list: readonly string[],
   maxLines = Number.POSITIVE_INFINITY,
 ): Record<string, string | string[]> {
-  const table: Record<string, string | string[]> = {};
+  return (
+    fillHeaderTable({}, list, maxLines) ??
+    (fillHeaderTable(Object.create(null), list, maxLines) as Record<string, string | string[]>)
+  );
+}
+
+/** Fills `table`, or gives up (undefined) at a name its prototype has, which only a table with one can. */
+function fillHeaderTable(
+  table: Record<string, string | string[]>,
+  list: readonly string[],
+  maxLines: number,
+): Record<string, string | string[]> | undefined {
   let lines = 0;
   for (let i = 0; i + 1 < list.length; i += 2) {
     if ((list[i] as string).startsWith(':')) continue;
@@ -117,25 +127,7 @@ export function headerTable(
     if (existing === undefined) table[name] = value;
     else if (typeof existing === 'string') table[name] = [existing, value];
     else if (Array.isArray(existing)) table[name] = [...existing, value];
-    else return headerTableWithoutPrototype(list, maxLines); // Object.prototype's member, not a header seen before
-  }
-  return table;
-}
-
-function headerTableWithoutPrototype(
-  list: readonly string[],
-  maxLines: number,
-): Record<string, string | string[]> {
-  const table: Record<string, string | string[]> = Object.create(null);
-  let lines = 0;
-  for (let i = 0; i + 1 < list.length; i += 2) {
-    if ((list[i] as string).startsWith(':')) continue;
-    if (lines++ === maxLines) break;
-    const name = (list[i] as string).toLowerCase();
-    const value = list[i + 1] as string;
-    const existing = table[name];
-    if (existing === undefined) table[name] = value;
-    else table[name] = Array.isArray(existing) ? [...existing, value] : [existing, value];
+    else return undefined; // Object.prototype's member, not a header seen before
   }
   return table;
 }
