@@ -117,6 +117,19 @@ function httpStreamGone(response: DownstreamResponse): boolean {
   return stream ? stream.destroyed || stream.closed : response.destroyed;
 }
 
+/**
+ * Whether node sent the answer with `Connection: keep-alive`, which is where nginx's r->keepalive ends up too:
+ * not for a client's Connection: close, an HTTP/1.0 client without keep-alive, an HTTP/1.0 answer of unknown
+ * length (it cannot be chunked), or the last request a connection may carry. node keeps the last two in
+ * fields of its own (`_last`, `maxRequestsOnConnectionReached`), not in shouldKeepAlive.
+ */
+function keptAlive(response: ServerResponse): boolean {
+  const internal = response as ServerResponse & { _last?: boolean; maxRequestsOnConnectionReached?: boolean };
+  return (
+    response.shouldKeepAlive && internal._last !== true && internal.maxRequestsOnConnectionReached !== true
+  );
+}
+
 /** Kong's request ids (32 hex digits), cut from one buffer of random bytes refilled when used up. */
 class RequestIds {
   private readonly pool = Buffer.allocUnsafe(16 * 256);
@@ -358,8 +371,7 @@ export class ProxyPipeline {
       if (record.status === 0) record.status = response.headersSent ? response.statusCode : 499;
       if (socket) {
         record.responseSize = (writtenAtFinish ?? socket.bytesWritten) - writtenBefore;
-        // node's choice, as nginx's r->keepalive (a client's Connection: close, HTTP/1.0 without keep-alive)
-        record.keepAlive = (response as ServerResponse).shouldKeepAlive;
+        record.keepAlive = keptAlive(response as ServerResponse);
         record.chunked = (response as ServerResponse).chunkedEncoding;
       } else record.responseSize += headerBytes(record.status, record.responseHeaders);
       runLogPhase(plugins, snapshot.config, record);

@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CORRELATION_HEADER, type GatewayConfig } from '@modelgate/policy';
@@ -155,6 +156,32 @@ describe('file-log', () => {
     const [line] = await logLines(logPath);
     const headers = (line as { response: { headers: Record<string, unknown> } }).response.headers;
     expect(headers).toMatchObject({ connection: 'close', 'content-length': expect.any(String) });
+    expect(headers).not.toHaveProperty('transfer-encoding');
+  });
+
+  it('logs close for an HTTP/1.0 keep-alive request whose answer has no length, as node and nginx close it', async () => {
+    const { port } = new URL(kong.proxyUrl());
+    const authorization = `Bearer ${await token('ops-console')}`;
+    const head = await new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => {
+        socket.write(
+          `GET /v1/models/classifier HTTP/1.0\r\nHost: 127.0.0.1\r\nConnection: keep-alive\r\nAuthorization: ${authorization}\r\n\r\n`,
+        );
+      });
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString('latin1');
+      });
+      // the upstream streamed its answer: an HTTP/1.0 client can only get it ended by the connection's close
+      socket.on('end', () => resolve(received.slice(0, received.indexOf('\r\n\r\n'))));
+      socket.on('error', reject);
+    });
+    expect(head).toMatch(/^HTTP\/1\.1 200 /);
+    expect(head).toMatch(/\r\nconnection: close/i);
+    await kong.flushLogs();
+    const [line] = await logLines(logPath);
+    const headers = (line as { response: { headers: Record<string, unknown> } }).response.headers;
+    expect(headers.connection).toBe('close');
     expect(headers).not.toHaveProperty('transfer-encoding');
   });
 

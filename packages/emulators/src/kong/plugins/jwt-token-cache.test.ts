@@ -69,10 +69,23 @@ describe('VerifiedTokenCache', () => {
     const cache = new VerifiedTokenCache(10);
     cache.set(configA, 'p', token, verified, 0);
     cache.flush();
-    // the same string, and a copy of it (not the same object): neither is answered
     expect(cache.get(configA, 'p', token, 0)).toBeUndefined();
-    expect(cache.get(configA, 'p', `${token} `.trimEnd(), 0)).toBeUndefined();
     expect(cache.size).toBe(0);
+  });
+
+  it('answers nothing through the most recent entry once it went stale, or once another was set', () => {
+    const cache = new VerifiedTokenCache(2);
+    const [a, b, c] = [jws({ n: 'a' }), jws({ n: 'b' }), jws({ n: 'c' })];
+    cache.set(configA, 'p', a, verified, 0);
+    expect(cache.get(configA, 'q', a, 0)).toBeUndefined(); // another plugin instance: dropped
+    expect(cache.get(configA, 'p', a, 0)).toBeUndefined();
+    cache.set(configA, 'p', a, verified, 0);
+    expect(cache.get(configA, 'p', a, 0)).toBeDefined();
+    cache.set(configA, 'p', b, verified, 0); // b is now the most recent...
+    expect(cache.get(configA, 'p', a, 0)).toBeDefined(); // ...until a is used again
+    cache.set(configA, 'p', c, verified, 0);
+    expect(cache.get(configA, 'p', b, 0)).toBeUndefined();
+    expect(cache.get(configA, 'p', a, 0)).toBeDefined();
   });
 
   it('reads exp from the payload, or null', () => {
