@@ -52,4 +52,20 @@ describe('rate-limiting counters', () => {
     expect(counters.usage(counterKey('global', 'minute-0'), 'minute', minute)).toBe(0);
     expect(counters.usage(counterKey('global', 'minute-799'), 'minute', minute)).toBe(1);
   });
+
+  it('counts into a window made anew after its group was dropped, not into the dropped one', () => {
+    const counters = new RateLimitCounters(1);
+    const second = windowStart('second', NOW);
+    const minute = windowStart('minute', NOW);
+    const [a, b, c] = ['a', 'b', 'c'].map((name) => counterKey('global', name)) as [string, string, string];
+    counters.increment(a, 'second', second, NOW);
+    // past capacity: the second's group ends first, loses a and goes
+    counters.increment(b, 'minute', minute, NOW);
+    expect(counters.usage(a, 'second', second)).toBe(0);
+    // the second's group again: past capacity once more, it is again the one to lose its oldest
+    counters.increment(c, 'second', second, NOW);
+    expect(counters.size).toBe(1);
+    expect(counters.usage(c, 'second', second)).toBe(0);
+    expect(counters.usage(b, 'minute', minute)).toBe(1);
+  });
 });
