@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { request as httpRequest } from 'node:http';
 import { Http2ServerResponse } from 'node:http2';
 import { type NormalizedKongService, PRODUCT_VERSIONS } from '@modelgate/policy';
-import type { KongRequestContext } from './kong-request.js';
+import { type KongRequestContext, requestHeaderLines } from './kong-request.js';
 import { escapeKongUri, nginxHost } from './kong-uri.js';
 import type { RequestBody } from './request-body.js';
 
@@ -74,8 +74,10 @@ const KONG_REQUEST_HEADERS = new Set([
 ]);
 
 /**
- * The request headers for the upstream: the client's as sent, minus hop-by-hop and pseudo-headers and those
- * Kong or a plugin sets (kong.service.request.set_header replaces every value), then Kong's and the plugins'.
+ * The request headers for the upstream: the client's as nginx keeps them (requestHeaderLines: an HTTP/2
+ * client's cookie fields joined into one, as an HTTP/1.1 upstream takes them, RFC 9113 8.2.3), minus
+ * hop-by-hop ones and those Kong or a plugin sets (kong.service.request.set_header replaces every value),
+ * then Kong's and the plugins'.
  */
 export function upstreamHeaders(
   context: KongRequestContext,
@@ -83,22 +85,16 @@ export function upstreamHeaders(
   downstreamHost: string,
   downstreamPort: number,
 ): HeaderList {
-  const raw = context.request.rawHeaders;
+  const raw = requestHeaderLines(context.request);
   const set = context.upstreamHeaders;
   const headers: HeaderList = [];
-  // an HTTP/2 client may split its cookies into several fields; an HTTP/1.1 upstream gets them as one
-  // (RFC 9113 8.2.3, as nginx joins them)
-  const cookies: string[] = [];
   const http2 = context.request.httpVersion === 2;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i] as string;
-    if (name.startsWith(':')) continue;
     const lower = name.toLowerCase();
     if (HOP_BY_HOP.has(lower) || KONG_REQUEST_HEADERS.has(lower) || set.has(lower)) continue;
-    if (http2 && lower === 'cookie') cookies.push(raw[i + 1] as string);
-    else headers.push(name, raw[i + 1] as string);
+    headers.push(name, raw[i + 1] as string);
   }
-  if (cookies.length > 0) headers.push('cookie', cookies.join('; '));
   const defaultPort = service.protocol === 'https' || service.protocol === 'grpcs' ? 443 : 80;
   // a plugin's set_header('Host') sets the upstream host, as the PDK does
   const host =

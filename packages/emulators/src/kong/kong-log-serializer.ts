@@ -1,5 +1,5 @@
 import { type KongLogRecord, kongLatencies } from './kong-log-record.js';
-import { headerTable } from './kong-request.js';
+import { headerTable, requestHeaderLines } from './kong-request.js';
 
 // kong.log.serialize() at 3.9.3 (kong/pdk/log.lua): the table file-log writes as one JSON line. Values set
 // with kong.log.set_serialize_value (the per-model plugin's model and model_version, correlation-id's id) are
@@ -23,30 +23,9 @@ export const MAX_LOGGED_REQUEST_HEADERS = 100;
 export const MAX_LOGGED_RESPONSE_HEADERS = 100;
 export const MAX_LOGGED_QUERY_ARGS = 100;
 
-/**
- * An HTTP/2 request's header lines as nginx 1.25 (Kong 3.9's) keeps them: `:authority` becomes a `host` line
- * where it came (ngx_http_v2_parse_authority), the other pseudo-headers none, and the cookie fields one
- * `cookie` line joined with "; ", added once every field has come (ngx_http_v2_construct_cookie_header).
- */
-function http2HeaderLines(rawHeaders: readonly string[]): string[] {
-  const lines: string[] = [];
-  const cookies: string[] = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    const value = rawHeaders[i + 1] as string;
-    if (name === ':authority') lines.push('host', value);
-    else if (name.startsWith(':')) continue;
-    else if (name.toLowerCase() === 'cookie') cookies.push(value);
-    else lines.push(name, value);
-  }
-  if (cookies.length > 0) lines.push('cookie', cookies.join('; '));
-  return lines;
-}
-
 /** kong.request.get_headers(): the first 100 header lines by lower-case name, repeats as arrays, credentials redacted. */
 function requestHeaders(request: KongLogRecord['request']): Record<string, string | string[]> {
-  const lines = request.httpVersion === 2 ? http2HeaderLines(request.rawHeaders) : request.rawHeaders;
-  const table = headerTable(lines, MAX_LOGGED_REQUEST_HEADERS);
+  const table = headerTable(requestHeaderLines(request), MAX_LOGGED_REQUEST_HEADERS);
   // log.lua replaces the whole value, repeats and all
   for (const name of REDACTED_HEADERS) if (table[name] !== undefined) table[name] = REDACTED;
   return table;

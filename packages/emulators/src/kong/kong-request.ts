@@ -95,6 +95,33 @@ export function firstHeader(headers: IncomingHttpHeaders, name: string): string 
 }
 
 /**
+ * An HTTP/2 request's header lines as nginx 1.25 (Kong 3.9's) keeps them: `:authority` becomes a `host` line
+ * where it came (ngx_http_v2_parse_authority), the other pseudo-headers none, and the cookie fields one
+ * `cookie` line joined with "; ", added once every field has come (ngx_http_v2_construct_cookie_header).
+ */
+function http2HeaderLines(rawHeaders: readonly string[]): string[] {
+  const lines: string[] = [];
+  const cookies: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i] as string;
+    const value = rawHeaders[i + 1] as string;
+    if (name === ':authority') lines.push('host', value);
+    else if (name.startsWith(':')) continue;
+    else if (name.toLowerCase() === 'cookie') cookies.push(value);
+    else lines.push(name, value);
+  }
+  if (cookies.length > 0) lines.push('cookie', cookies.join('; '));
+  return lines;
+}
+
+/** The request's header lines as nginx keeps them: as sent over HTTP/1.x, as http2HeaderLines makes them over HTTP/2. */
+export function requestHeaderLines(
+  request: Pick<KongRequest, 'httpVersion' | 'rawHeaders'>,
+): readonly string[] {
+  return request.httpVersion === 2 ? http2HeaderLines(request.rawHeaders) : request.rawHeaders;
+}
+
+/**
  * A header list (name, value, ...) by name, as kong.request.get_headers and ngx.resp.get_headers give it:
  * lower-case names, repeated headers as arrays, HTTP/2 pseudo-headers left out, at most `maxLines` lines
  * read. A plain object, which V8 keeps in its fast mode (JSON.stringify and spreads of it are quicker than of
