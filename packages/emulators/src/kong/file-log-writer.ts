@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 // file-log's writer: lines for one path go through a single ordered queue, so concurrent requests never
 // interleave or drop a line. What arrives within BATCH_MS of a first line is appended together (Kong writes
@@ -39,8 +40,6 @@ const openForAppend: OpenForAppend = (path) => open(path, APPEND_FLAGS, 0o644);
 
 /** What a reader ends: a FIFO that has none yet (ENXIO at open), a pipe or FIFO that is full (EAGAIN at write). */
 const WAIT_FOR_READER = new Set(['ENXIO', 'EAGAIN', 'EWOULDBLOCK']);
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export interface FileLogWriterOptions {
   openFile?: OpenForAppend;
