@@ -5,7 +5,9 @@ import type { KongExit, KongRequestContext } from './kong-request.js';
 // Kong's plugins iterator for the access phase: handlers in priority order (higher first); for each, the one
 // enabled instance that applies, the most specific scope winning (kong/runloop/plugins_iterator.lua:
 // consumer+route+service, consumer+route, consumer+service, route+service, consumer, route, service, global).
-// The instance is looked up when its turn comes, so plugins after jwt see the consumer jwt set.
+// The instance is looked up when its turn comes, so plugins after jwt see the consumer jwt set; the instances
+// that may run on a route are sorted out once per configuration, as the iterator's lookup is built once per
+// configuration, and only the consumer is compared per request.
 
 function specificity(plugin: NormalizedKongPluginBase): number {
   const consumer = plugin.consumer !== null;
@@ -21,51 +23,72 @@ function specificity(plugin: NormalizedKongPluginBase): number {
   return 0;
 }
 
-function applies(plugin: NormalizedKongPluginBase, context: KongRequestContext): boolean {
+/** Whether an instance may run for requests of this route, service and protocol (its consumer aside). */
+function appliesToRoute(
+  plugin: NormalizedKongPluginBase,
+  context: KongRequestContext,
+  grpc: boolean,
+): boolean {
   if (!plugin.enabled) return false;
   if (plugin.route !== null && plugin.route.id !== context.route.id) return false;
   if (plugin.service !== null && plugin.service.id !== context.service.id) return false;
-  if (plugin.consumer !== null && plugin.consumer.id !== context.consumer?.id) return false;
-  const grpc = context.request.protocol === 'grpc';
   return plugin.protocols.some((protocol) =>
     grpc ? protocol === 'grpc' || protocol === 'grpcs' : protocol === 'http' || protocol === 'https',
   );
 }
 
-const instancesByConfig = new WeakMap<object, Map<string, NormalizedKongPluginBase[]>>();
+/** Plugin name -> the instances that may run on a route, most specific first (configuration order on a tie). */
+type Candidates = Map<string, readonly NormalizedKongPluginBase[]>;
 
-/** The enabled instances of each plugin in a configuration, looked up once per configuration. */
-function instancesOf(
-  config: KongRequestContext['config'],
-  name: string,
-): readonly NormalizedKongPluginBase[] {
-  let byName = instancesByConfig.get(config);
-  if (!byName) {
-    byName = new Map();
-    for (const plugin of config.plugins as readonly NormalizedKongPluginBase[]) {
-      if (!plugin.enabled) continue;
+/** A route's candidates, made once per configuration (whose entities do not change while it is in force). */
+interface RouteCandidates {
+  config: KongRequestContext['config'];
+  service: KongRequestContext['service'];
+  http?: Candidates;
+  grpc?: Candidates;
+}
+
+const candidatesByRoute = new WeakMap<object, RouteCandidates>();
+
+function candidatesOf(context: KongRequestContext): Candidates {
+  const grpc = context.request.protocol === 'grpc';
+  let entry = candidatesByRoute.get(context.route);
+  if (!entry || entry.config !== context.config || entry.service !== context.service) {
+    entry = { config: context.config, service: context.service };
+    candidatesByRoute.set(context.route, entry);
+  }
+  let candidates = grpc ? entry.grpc : entry.http;
+  if (!candidates) {
+    const byName = new Map<string, NormalizedKongPluginBase[]>();
+    for (const plugin of context.config.plugins as readonly NormalizedKongPluginBase[]) {
+      if (!appliesToRoute(plugin, context, grpc)) continue;
       const list = byName.get(plugin.name) ?? [];
       list.push(plugin);
       byName.set(plugin.name, list);
     }
-    instancesByConfig.set(config, byName);
+    // Array.prototype.sort is stable: equally specific instances keep the configuration's order
+    for (const list of byName.values()) list.sort((a, b) => specificity(b) - specificity(a));
+    candidates = byName;
+    if (grpc) entry.grpc = candidates;
+    else entry.http = candidates;
   }
-  return byName.get(name) ?? NONE;
+  return candidates;
 }
 
-const NONE: readonly NormalizedKongPluginBase[] = [];
-
-/** The instance of a plugin that runs for this request, or undefined. */
+/**
+ * The instance of a plugin that runs for this request, or undefined: the most specific of those that apply to
+ * its route, service and protocol whose consumer, if it names one, is the request's (as found so far).
+ */
 export function resolvePlugin(
   context: KongRequestContext,
   name: string,
 ): NormalizedKongPluginBase | undefined {
-  let best: NormalizedKongPluginBase | undefined;
-  for (const plugin of instancesOf(context.config, name)) {
-    if (!applies(plugin, context)) continue;
-    if (!best || specificity(plugin) > specificity(best)) best = plugin;
-  }
-  return best;
+  const candidates = candidatesOf(context).get(name);
+  if (candidates === undefined) return undefined;
+  const consumerId = context.consumer?.id;
+  for (const plugin of candidates)
+    if (plugin.consumer === null || plugin.consumer.id === consumerId) return plugin;
+  return undefined;
 }
 
 export class PluginChain {
