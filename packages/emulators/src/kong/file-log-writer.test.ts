@@ -41,6 +41,25 @@ describe('FileLogWriter', () => {
     expect(writer.failedLines).toBe(0);
   });
 
+  it('ends an object line with the members given in place of its closing brace, between plain lines', async () => {
+    const path = join(dir, 'objects.log');
+    const writer = new FileLogWriter(path);
+    const members = Buffer.from(',"route":{"name":"ré"},"n":[1,2]}');
+    writer.append('plain');
+    writer.appendObject('{"a":"ü"}', members);
+    writer.appendObject('{"alone":true}');
+    // past the 64 KiB the buffer starts with: grown with room for the members too
+    writer.appendObject(`{"long":"${'x'.repeat(100_000)}"}`, members);
+    await writer.flush();
+    expect((await readFile(path, 'utf8')).split('\n')).toEqual([
+      'plain',
+      '{"a":"ü","route":{"name":"ré"},"n":[1,2]}',
+      '{"alone":true}',
+      `{"long":"${'x'.repeat(100_000)}","route":{"name":"ré"},"n":[1,2]}`,
+      '',
+    ]);
+  });
+
   it('writes the lines appended after a batch was taken out, after that batch', async () => {
     const path = join(dir, 'overlap.log');
     const writer = new FileLogWriter(path);

@@ -81,18 +81,40 @@ export class FileLogWriter {
   /** Queues one line (its newline is added), or drops it when maxPendingBytes already wait. */
   append(line: string): void {
     // three bytes per UTF-16 unit at most, and the newline
-    const most = line.length * 3 + 1;
+    if (!this.reserve(line.length * 3 + 1)) return;
+    this.length += this.filling.write(line, this.length);
+    this.queued();
+  }
+
+  /**
+   * Queues one line made of an object's JSON (one member at least) and, when given, members that end it in
+   * place of its closing brace (`,"name":value…}`, UTF-8 already: copied, not encoded again). Its newline is
+   * added.
+   */
+  appendObject(json: string, moreMembers?: Buffer): void {
+    if (!this.reserve(json.length * 3 + (moreMembers?.length ?? 0) + 1)) return;
+    this.length += this.filling.write(json, this.length);
+    if (moreMembers) this.length += moreMembers.copy(this.filling, this.length - 1) - 1;
+    this.queued();
+  }
+
+  /** Room for `most` more bytes in the batch being filled, or false (the line dropped) past maxPendingBytes. */
+  private reserve(most: number): boolean {
     // a line alone always goes in, however long
     if (this.length + most > this.maxPendingBytes && this.length > 0) {
       this.drop();
-      return;
+      return false;
     }
     if (this.length + most > this.filling.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.filling.length * 2, this.length + most));
       this.filling.copy(grown, 0, 0, this.length);
       this.filling = grown;
     }
-    this.length += this.filling.write(line, this.length);
+    return true;
+  }
+
+  /** Ends the line just encoded and sees that its batch gets written. */
+  private queued(): void {
     this.filling[this.length++] = 0x0a;
     this.lines++;
     this.draining ??= this.drain();

@@ -152,23 +152,54 @@ export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace
   return root;
 }
 
-/** Entities as JSON, once per configuration: they do not change while a configuration is in force. */
-const entityJson = new WeakMap<object, string>();
+/** The no-consumer key of entityMembers' cache (a request no consumer was found for). */
+const NO_CONSUMER = {};
+/** route -> service -> consumer (or NO_CONSUMER) -> the members that end a line of theirs. */
+const entityMembersCache = new WeakMap<object, WeakMap<object, WeakMap<object, Buffer>>>();
 
-function jsonOf(entity: object): string {
-  let json = entityJson.get(entity);
-  if (json === undefined) {
-    json = JSON.stringify(entity);
-    entityJson.set(entity, json);
+/**
+ * The route, service and consumer entities as the members that end a log line, `,"route":{…},"service":{…}
+ * [,"consumer":{…}]}`, in UTF-8. Once per configuration: its entities do not change while it is in force, and a
+ * line reuses their bytes rather than encode them again (they are about half of it).
+ */
+function entityMembers(context: NonNullable<KongLogRecord['context']>): Buffer {
+  let byService = entityMembersCache.get(context.route);
+  if (!byService) {
+    byService = new WeakMap();
+    entityMembersCache.set(context.route, byService);
   }
-  return json;
+  let byConsumer = byService.get(context.service);
+  if (!byConsumer) {
+    byConsumer = new WeakMap();
+    byService.set(context.service, byConsumer);
+  }
+  const consumerKey = context.consumer ?? NO_CONSUMER;
+  let members = byConsumer.get(consumerKey);
+  if (!members) {
+    const consumer = context.consumer ? `,"consumer":${JSON.stringify(context.consumer)}` : '';
+    members = Buffer.from(
+      `,"route":${JSON.stringify(context.route)},"service":${JSON.stringify(context.service)}${consumer}}`,
+    );
+    byConsumer.set(consumerKey, members);
+  }
+  return members;
 }
 
-/** serializeKongLog as one JSON line (no newline), the entities' JSON reused across requests. */
-export function kongLogLine(record: KongLogRecord, workspace: KongWorkspace): string {
+/**
+ * serializeKongLog as JSON in two parts: the request's own fields as an object, and, when a route matched,
+ * the entities' members that end the line in place of that object's closing brace (see entityMembers).
+ * file-log appends them as they are (FileLogWriter.appendObject); kongLogLine joins them.
+ */
+export function kongLogLineParts(
+  record: KongLogRecord,
+  workspace: KongWorkspace,
+): [fields: string, entities: Buffer | undefined] {
   const fields = JSON.stringify(serializedFields(record, workspace));
-  const context = record.context;
-  if (!context) return fields;
-  const consumer = context.consumer ? `,"consumer":${jsonOf(context.consumer)}` : '';
-  return `${fields.slice(0, -1)},"route":${jsonOf(context.route)},"service":${jsonOf(context.service)}${consumer}}`;
+  return [fields, record.context ? entityMembers(record.context) : undefined];
+}
+
+/** serializeKongLog as one JSON line (no newline). */
+export function kongLogLine(record: KongLogRecord, workspace: KongWorkspace): string {
+  const [fields, entities] = kongLogLineParts(record, workspace);
+  return entities ? `${fields.slice(0, -1)}${entities.toString('utf8')}` : fields;
 }
