@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KongLogRecord } from './kong-log-record.js';
 import { kongLogLine, serializeKongLog } from './kong-log-serializer.js';
+import { MAX_KEPT_LOWER_CASE_NAMES } from './kong-request.js';
 import { defaultKongConfig, requestContext } from './testing/request-context.js';
 
 // file-log's line (kongLogLine: the table's fields as JSON, with the route, service and consumer JSON cached per
@@ -203,6 +204,21 @@ describe('serializeKongLog, as kong.log.serialize reads the request and the answ
     expect(logged.request.headers['x-twice']).toEqual(['1', '2']);
     expect(logged.request.headers['x-h97']).toBe('97');
     expect(logged.request.headers['x-h98']).toBeUndefined();
+  });
+
+  it('lower-cases every name, past as many names as it keeps lower-cased', () => {
+    // more distinct names than lowerCaseName keeps, in 99-line requests (the first line is Kong's 100th)
+    const names = Array.from({ length: MAX_KEPT_LOWER_CASE_NAMES + 200 }, (_, i) => `X-Name-${i}`);
+    for (let from = 0; from < names.length; from += 99) {
+      const some = names.slice(from, from + 99);
+      const logged = serializeKongLog(
+        record((r) => (r.request.rawHeaders = some.flatMap((name) => [name, name]))),
+        WORKSPACE,
+      ) as { request: { headers: Record<string, unknown> } };
+      expect(logged.request.headers).toEqual(
+        Object.fromEntries(some.map((name) => [name.toLowerCase(), name])),
+      );
+    }
   });
 
   it('reads an HTTP/2 request as nginx 1.25 keeps it: :authority as host, the cookie fields joined', () => {
