@@ -49,6 +49,8 @@ function identifier(context: KongRequestContext, config: KongRateLimitingConfig)
 interface ConfiguredWindow {
   window: RateLimitWindow;
   limit: number;
+  /** The limit as its headers send it. */
+  limitText: string;
   seconds: number;
   limitHeader: string;
   remainingHeader: string;
@@ -58,6 +60,23 @@ interface Instance {
   /** Kong keys the counters by the plugin's route and service ids (the empty uuid when not scoped so). */
   scope: string;
   windows: ConfiguredWindow[];
+  /**
+   * Identifier -> counter key, for the first MAX_KEPT_COUNTER_KEYS identifiers: the same string each time,
+   * whose hash V8 keeps, rather than a ~110-character key joined, flattened and hashed anew per request.
+   */
+  counterKeys: Map<string, string>;
+}
+
+/** Counter keys an instance keeps made (identifiers past that get theirs made per request, as before). */
+const MAX_KEPT_COUNTER_KEYS = 10_000;
+
+function counterKeyOf(instance: Instance, identifier: string): string {
+  let key = instance.counterKeys.get(identifier);
+  if (key === undefined) {
+    key = counterKey(instance.scope, identifier);
+    if (instance.counterKeys.size < MAX_KEPT_COUNTER_KEYS) instance.counterKeys.set(identifier, key);
+  }
+  return key;
 }
 
 const instances = new WeakMap<object, Instance>();
@@ -72,10 +91,12 @@ function instanceOf(plugin: NormalizedKongPluginBase, config: KongRateLimitingCo
       ).map((window) => ({
         window,
         limit: config[window] as number,
+        limitText: String(config[window]),
         seconds: WINDOW_SECONDS[window],
         limitHeader: WINDOW_HEADERS[window].limit,
         remainingHeader: WINDOW_HEADERS[window].remaining,
       })),
+      counterKeys: new Map(),
     };
     instances.set(plugin, instance);
   }
@@ -91,8 +112,9 @@ export function rateLimitingPlugin(
     priority: 910,
     access(context, config, plugin) {
       const now = clock.now();
-      const { scope, windows } = instanceOf(plugin, config);
-      const key = counterKey(scope, identifier(context, config));
+      const instance = instanceOf(plugin, config);
+      const { windows } = instance;
+      const key = counterKeyOf(instance, identifier(context, config));
       const starts: number[] = [];
       const remaining: number[] = [];
       let stop = -1;
@@ -122,14 +144,14 @@ export function rateLimitingPlugin(
           best = i;
           bestRemaining = left;
         }
-        headers[entry.limitHeader] = String(entry.limit);
+        headers[entry.limitHeader] = entry.limitText;
         headers[entry.remainingHeader] = String(left);
       }
       let reset = 0;
       if (best >= 0) {
         const entry = windows[best] as ConfiguredWindow;
         reset = Math.max(1, entry.seconds - Math.floor((now - (starts[best] as number)) / 1000));
-        headers['RateLimit-Limit'] = String(entry.limit);
+        headers['RateLimit-Limit'] = entry.limitText;
         headers['RateLimit-Remaining'] = String(bestRemaining);
         headers['RateLimit-Reset'] = String(reset);
       }
