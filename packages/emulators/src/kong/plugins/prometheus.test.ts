@@ -270,6 +270,30 @@ describe("the page, as Kong's nginx-lua-prometheus writes it", () => {
     expect(text).toContain('kong_node_info{node_id="node-1",version="3.9.3"} 1');
   });
 
+  it('counts one status apart by source, and one route apart by consumer', async () => {
+    const metrics = new KongPrometheusMetrics('node-1', '3.9.3');
+    const log = metrics.plugin({ id: 'ws', name: 'default' }).log;
+    const record = proxied('svc');
+    const fromKong = { ...proxied('svc'), source: 'exit' as const, upstreamSentHr: undefined };
+    // the same route and service objects for every request, as the configuration in force gives them
+    fromKong.context = record.context;
+    const asAlice = { ...record, context: { ...(record.context as NonNullable<KongLogRecord['context']>) } };
+    asAlice.context.consumer = {
+      ...(config.consumers[0] as NonNullable<typeof asAlice.context.consumer>),
+      username: 'alice',
+    };
+    for (const each of [record, record, fromKong, asAlice]) log(each, flags, {} as never);
+    const text = await metrics.text();
+    const count = (source: string, consumer: string) =>
+      text.match(
+        new RegExp(
+          `^kong_http_requests_total\\{service="svc",route="rest-classifier",code="200",source="${source}",workspace="default",consumer="${consumer}"\\} (\\d+)$`,
+          'm',
+        ),
+      )?.[1];
+    expect([count('service', ''), count('kong', ''), count('service', 'alice')]).toEqual(['2', '1', '1']);
+  });
+
   it('sorts as Lua does, byte-wise in UTF-8: a name above U+FFFF after one in U+E000-U+FFFF', async () => {
     const metrics = new KongPrometheusMetrics('node-1', '3.9.3');
     const log = metrics.plugin({ id: 'ws', name: 'default' }).log;

@@ -1,6 +1,6 @@
 import type { KongPrometheusConfig } from '@modelgate/policy';
 import type { KongLogPlugin } from '../kong-log-plugin.js';
-import { kongLatencies } from '../kong-log-record.js';
+import { type KongLogRecord, kongLatencies } from '../kong-log-record.js';
 import type { KongWorkspace } from '../kong-log-serializer.js';
 
 // The prometheus plugin (kong/plugins/prometheus at 3.9.3, priority 13): Kong's metric names and labels,
@@ -319,10 +319,8 @@ export class KongPrometheusMetrics {
       log: (record, config) => {
         const context = record.context;
         if (!context) return; // exporter.lua: nothing for a request no route matched
-        const service = context.service.name ?? context.service.host;
-        const route = context.route.name ?? context.route.id;
         const consumer = config.per_consumer ? (context.consumer?.username ?? '') : '';
-        const series = this.seriesOf(service, route, workspace.name, consumer);
+        const series = this.routeSeries(context, workspace.name, consumer);
         if (config.bandwidth_metrics) {
           if (record.requestSize > 0) series.ingress.inc(record.requestSize);
           if (record.responseSize > 0) series.egress.inc(record.responseSize);
@@ -341,6 +339,44 @@ export class KongPrometheusMetrics {
 
   /** The series one service, route, workspace and consumer write to, looked up with one key per request. */
   private readonly series = new Map<string, RouteSeries>();
+  /**
+   * seriesOf's answers by the configuration's own route and service objects, then workspace and consumer
+   * name: strings V8 has hashed already, where seriesOf's key is joined and hashed anew for every request.
+   */
+  private readonly byRoute = new WeakMap<object, WeakMap<object, Map<string, Map<string, RouteSeries>>>>();
+
+  private routeSeries(
+    context: NonNullable<KongLogRecord['context']>,
+    ws: string,
+    consumer: string,
+  ): RouteSeries {
+    let byService = this.byRoute.get(context.route);
+    if (!byService) {
+      byService = new WeakMap();
+      this.byRoute.set(context.route, byService);
+    }
+    let byWorkspace = byService.get(context.service);
+    if (!byWorkspace) {
+      byWorkspace = new Map();
+      byService.set(context.service, byWorkspace);
+    }
+    let byConsumer = byWorkspace.get(ws);
+    if (!byConsumer) {
+      byConsumer = new Map();
+      byWorkspace.set(ws, byConsumer);
+    }
+    let found = byConsumer.get(consumer);
+    if (!found) {
+      found = this.seriesOf(
+        context.service.name ?? context.service.host,
+        context.route.name ?? context.route.id,
+        ws,
+        consumer,
+      );
+      byConsumer.set(consumer, found);
+    }
+    return found;
+  }
 
   private seriesOf(service: string, route: string, ws: string, consumer: string): RouteSeries {
     const key = `${service}\u0000${route}\u0000${ws}\u0000${consumer}`;
@@ -348,7 +384,8 @@ export class KongPrometheusMetrics {
     if (!found) {
       const registry = this.registry;
       const latency = [service, route, ws];
-      const requestsByCode = new Map<string, Series>();
+      // by status, one map per source (numbers as keys: nothing to join or hash per request)
+      const requestsByCode = { service: new Map<number, Series>(), kong: new Map<number, Series>() };
       found = {
         requestLatency: registry.histogram(this.requestLatency, latency),
         upstreamLatency: registry.histogram(this.upstreamLatency, latency),
@@ -357,11 +394,11 @@ export class KongPrometheusMetrics {
         egress: registry.series(this.bandwidth, [service, route, 'egress', ws, consumer]),
         requests: (status, fromService) => {
           const source = fromService ? 'service' : 'kong';
-          const code = `${status}:${source}`;
-          let child = requestsByCode.get(code);
+          const byCode = requestsByCode[source];
+          let child = byCode.get(status);
           if (!child) {
             child = registry.series(this.requests, [service, route, String(status), source, ws, consumer]);
-            requestsByCode.set(code, child);
+            byCode.set(status, child);
           }
           return child;
         },
