@@ -5,7 +5,12 @@ import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { FileLogWriter, KEPT_BUFFER_BYTES, type OpenForAppend } from './file-log-writer.js';
+import {
+  FileLogWriter,
+  INITIAL_BUFFER_BYTES,
+  KEPT_BUFFER_BYTES,
+  type OpenForAppend,
+} from './file-log-writer.js';
 
 // The writer on its own: lines encoded into its buffers as they come must reach the file whole and in order,
 // however long or far from ASCII, and a batch that cannot be written is counted, not lost silently.
@@ -46,18 +51,32 @@ describe('FileLogWriter', () => {
     const writer = new FileLogWriter(path);
     const members = Buffer.from(',"route":{"name":"ré"},"n":[1,2]}');
     writer.append('plain');
-    writer.appendObject('{"a":"ü"}', members);
+    writer.appendObject('{"a":"ü"}', undefined, members);
+    writer.appendObject('{"a":1}', Buffer.from(',"b":"ü"'), Buffer.from(',"c":3}'));
     writer.appendObject('{"alone":true}');
-    // past the 64 KiB the buffer starts with: grown with room for the members too
-    writer.appendObject(`{"long":"${'x'.repeat(100_000)}"}`, members);
+    // past the 64 KiB the buffer starts with
+    writer.appendObject(`{"long":"${'x'.repeat(100_000)}"}`, undefined, members);
     await writer.flush();
     expect((await readFile(path, 'utf8')).split('\n')).toEqual([
       'plain',
       '{"a":"ü","route":{"name":"ré"},"n":[1,2]}',
+      '{"a":1,"b":"ü","c":3}',
       '{"alone":true}',
       `{"long":"${'x'.repeat(100_000)}","route":{"name":"ré"},"n":[1,2]}`,
       '',
     ]);
+  });
+
+  it('grows its buffer for the members too, where the JSON alone would just fit', async () => {
+    const path = join(dir, 'members-at-capacity.log');
+    const writer = new FileLogWriter(path);
+    // three UTF-8 bytes a character: the JSON's own bound (3 a unit, and the newline) fills the first buffer
+    // exactly, and the 34 bytes of members, less the brace they replace, go past it
+    const euros = '€'.repeat(Math.floor((INITIAL_BUFFER_BYTES - 25) / 3));
+    const members = Buffer.from(',"route":{"name":"ré"},"n":[1,2]}');
+    writer.appendObject(`{"e":"${euros}"}`, undefined, members);
+    await writer.flush();
+    expect(await readFile(path, 'utf8')).toBe(`{"e":"${euros}","route":{"name":"ré"},"n":[1,2]}\n`);
   });
 
   it('writes the lines appended after a batch was taken out, after that batch', async () => {

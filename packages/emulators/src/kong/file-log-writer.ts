@@ -25,7 +25,7 @@ export const BATCH_MS = 10;
 /** How long a batch waits before trying again a FIFO without a reader or a pipe that is full. */
 export const RETRY_MS = 10;
 /** The size each buffer starts with, and goes back to after a batch larger than KEPT_BUFFER_BYTES. */
-const INITIAL_BUFFER_BYTES = 64 * 1024;
+export const INITIAL_BUFFER_BYTES = 64 * 1024;
 /** A buffer grown past this for a burst is not kept once its batch is written. */
 export const KEPT_BUFFER_BYTES = 1024 * 1024;
 /** Bytes of lines that may wait for their batch; a line that would go past is dropped (and counted). */
@@ -88,13 +88,16 @@ export class FileLogWriter {
 
   /**
    * Queues one line made of an object's JSON (one member at least) and, when given, members that end it in
-   * place of its closing brace (`,"name":value…}`, UTF-8 already: copied, not encoded again). Its newline is
-   * added.
+   * place of its closing brace: `moreMembers`, then `lastMembers` (`,"name":value…}`, the brace included),
+   * UTF-8 already: copied, not encoded again. Its newline is added.
    */
-  appendObject(json: string, moreMembers?: Buffer): void {
-    if (!this.reserve(json.length * 3 + (moreMembers?.length ?? 0) + 1)) return;
+  appendObject(json: string, moreMembers?: Buffer, lastMembers?: Buffer): void {
+    const members = (moreMembers?.length ?? 0) + (lastMembers?.length ?? 0);
+    if (!this.reserve(json.length * 3 + members + 1)) return;
     this.length += this.filling.write(json, this.length);
-    if (moreMembers) this.length += moreMembers.copy(this.filling, this.length - 1) - 1;
+    if (members > 0) this.length--; // the closing brace, replaced
+    if (moreMembers) this.length += moreMembers.copy(this.filling, this.length);
+    if (lastMembers) this.length += lastMembers.copy(this.filling, this.length);
     this.queued();
   }
 

@@ -152,54 +152,59 @@ export function serializeKongLog(record: KongLogRecord, workspace: KongWorkspace
   return root;
 }
 
-/** The no-consumer key of entityMembers' cache (a request no consumer was found for). */
-const NO_CONSUMER = {};
-/** route -> service -> consumer (or NO_CONSUMER) -> the members that end a line of theirs. */
-const entityMembersCache = new WeakMap<object, WeakMap<object, WeakMap<object, Buffer>>>();
+/** route -> service -> `,"route":{…},"service":{…}` in UTF-8. */
+const routeMembersCache = new WeakMap<object, WeakMap<object, Buffer>>();
+/** consumer -> `,"consumer":{…}}` in UTF-8. */
+const consumerMembersCache = new WeakMap<object, Buffer>();
+const CLOSING_BRACE = Buffer.from('}');
 
 /**
- * The route, service and consumer entities as the members that end a log line, `,"route":{…},"service":{…}
- * [,"consumer":{…}]}`, in UTF-8. Once per configuration: its entities do not change while it is in force, and a
- * line reuses their bytes rather than encode them again (they are about half of it).
+ * The route and service, then the consumer (or just the closing brace), as the members that end a log line,
+ * in UTF-8. Once per configuration: its entities do not change while it is in force, and a line reuses their
+ * bytes rather than encode them again (they are about half of it). Kept per route and service, and per
+ * consumer, so they take room for what the configuration holds, not for each pairing seen.
  */
-function entityMembers(context: NonNullable<KongLogRecord['context']>): Buffer {
-  let byService = entityMembersCache.get(context.route);
+function entityMembers(context: NonNullable<KongLogRecord['context']>): [Buffer, Buffer] {
+  let byService = routeMembersCache.get(context.route);
   if (!byService) {
     byService = new WeakMap();
-    entityMembersCache.set(context.route, byService);
+    routeMembersCache.set(context.route, byService);
   }
-  let byConsumer = byService.get(context.service);
-  if (!byConsumer) {
-    byConsumer = new WeakMap();
-    byService.set(context.service, byConsumer);
-  }
-  const consumerKey = context.consumer ?? NO_CONSUMER;
-  let members = byConsumer.get(consumerKey);
-  if (!members) {
-    const consumer = context.consumer ? `,"consumer":${JSON.stringify(context.consumer)}` : '';
-    members = Buffer.from(
-      `,"route":${JSON.stringify(context.route)},"service":${JSON.stringify(context.service)}${consumer}}`,
+  let routeMembers = byService.get(context.service);
+  if (!routeMembers) {
+    routeMembers = Buffer.from(
+      `,"route":${JSON.stringify(context.route)},"service":${JSON.stringify(context.service)}`,
     );
-    byConsumer.set(consumerKey, members);
+    byService.set(context.service, routeMembers);
   }
-  return members;
+  const { consumer } = context;
+  if (!consumer) return [routeMembers, CLOSING_BRACE];
+  let consumerMembers = consumerMembersCache.get(consumer);
+  if (!consumerMembers) {
+    consumerMembers = Buffer.from(`,"consumer":${JSON.stringify(consumer)}}`);
+    consumerMembersCache.set(consumer, consumerMembers);
+  }
+  return [routeMembers, consumerMembers];
 }
 
 /**
- * serializeKongLog as JSON in two parts: the request's own fields as an object, and, when a route matched,
- * the entities' members that end the line in place of that object's closing brace (see entityMembers).
- * file-log appends them as they are (FileLogWriter.appendObject); kongLogLine joins them.
+ * serializeKongLog as JSON in parts: the request's own fields as an object, and, when a route matched, the
+ * entities' members that end the line in place of that object's closing brace (see entityMembers). file-log
+ * appends them as they are (FileLogWriter.appendObject); kongLogLine joins them.
  */
 export function kongLogLineParts(
   record: KongLogRecord,
   workspace: KongWorkspace,
-): [fields: string, entities: Buffer | undefined] {
+): [fields: string, entities?: Buffer, lastEntities?: Buffer] {
   const fields = JSON.stringify(serializedFields(record, workspace));
-  return [fields, record.context ? entityMembers(record.context) : undefined];
+  if (!record.context) return [fields];
+  const [routeMembers, consumerMembers] = entityMembers(record.context);
+  return [fields, routeMembers, consumerMembers];
 }
 
 /** serializeKongLog as one JSON line (no newline). */
 export function kongLogLine(record: KongLogRecord, workspace: KongWorkspace): string {
-  const [fields, entities] = kongLogLineParts(record, workspace);
-  return entities ? `${fields.slice(0, -1)}${entities.toString('utf8')}` : fields;
+  const [fields, entities, lastEntities] = kongLogLineParts(record, workspace);
+  if (!entities || !lastEntities) return fields;
+  return `${fields.slice(0, -1)}${entities.toString('utf8')}${lastEntities.toString('utf8')}`;
 }

@@ -14,8 +14,8 @@ export function fileLogPlugin(
     name: 'file-log',
     priority: 9,
     log(record, config) {
-      const [fields, entities] = kongLogLineParts(record, workspace);
-      writers.writer(config.path).appendObject(fields, entities);
+      const [fields, entities, lastEntities] = kongLogLineParts(record, workspace);
+      writers.writer(config.path).appendObject(fields, entities, lastEntities);
     },
   };
 }
