@@ -138,12 +138,16 @@ export function headerTable(
   );
 }
 
-/** How many header names lowerCaseName keeps: more than any client, upstream and plugin set send between them. */
+/**
+ * How many header names lowerCaseName keeps (more than any client, upstream and plugin set send between them),
+ * of at most MAX_KEPT_NAME_LENGTH characters each: a few hundred kilobytes at most, for the process's life.
+ */
 export const MAX_KEPT_LOWER_CASE_NAMES = 1_000;
+const MAX_KEPT_NAME_LENGTH = 64;
 const lowerCaseNames = new Map<string, string>();
 
 /**
- * A header name in lower case, the same string each time for the names seen first (up to
+ * A header name in lower case, the same string each time for the short names seen first (see
  * MAX_KEPT_LOWER_CASE_NAMES). The same few names come on every request and answer, and a table keyed by one
  * made anew each time costs V8 a new string and a string-table lookup per key (with the log's 20-odd header
  * lines, a third of the time it took to make the line's object).
@@ -152,7 +156,8 @@ function lowerCaseName(name: string): string {
   let lower = lowerCaseNames.get(name);
   if (lower === undefined) {
     lower = name.toLowerCase();
-    if (lowerCaseNames.size < MAX_KEPT_LOWER_CASE_NAMES) lowerCaseNames.set(name, lower);
+    if (name.length <= MAX_KEPT_NAME_LENGTH && lowerCaseNames.size < MAX_KEPT_LOWER_CASE_NAMES)
+      lowerCaseNames.set(name, lower);
   }
   return lower;
 }

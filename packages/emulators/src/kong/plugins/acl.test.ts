@@ -33,8 +33,8 @@ const settings = (change: Partial<KongAclConfig>): KongAclConfig =>
     ...change,
   }) as KongAclConfig;
 
-function run(id: string, change: Partial<KongAclConfig>) {
-  const context = requestContext(config, { path: '/' }, { consumer: consumer(id) });
+function run(id: string, change: Partial<KongAclConfig>, inForce = config) {
+  const context = requestContext(inForce, { path: '/' }, { consumer: consumer(id) });
   const exit = aclPlugin().access(context, settings(change), {} as never) as KongExit | undefined;
   return { status: exit?.status, groups: context.upstreamHeaders.get('x-consumer-groups') };
 }
@@ -47,5 +47,12 @@ describe('acl', () => {
     expect(run('alice', { deny: ['admins'] })).toEqual({ status: 403, groups: undefined });
     // no groups: the header Kong would set is cleared
     expect(run('dave', { deny: ['admins'] })).toEqual({ status: undefined, groups: null });
+  });
+
+  it('reads the groups of the configuration in force, after another one was read', () => {
+    expect(run('alice', { allow: ['admins'] })).toEqual({ status: undefined, groups: 'readers, admins' });
+    const reloaded = { ...config, acls: [acl('alice', 'readers')] };
+    expect(run('alice', { allow: ['admins'] }, reloaded)).toEqual({ status: 403, groups: undefined });
+    expect(run('alice', { allow: ['readers'] }, reloaded)).toEqual({ status: undefined, groups: 'readers' });
   });
 });

@@ -67,14 +67,20 @@ interface Instance {
   counterKeys: Map<string, string>;
 }
 
-/** Counter keys an instance keeps made (identifiers past that get theirs made per request, as before). */
+/**
+ * Counter keys an instance keeps made, for identifiers of at most MAX_KEPT_IDENTIFIER_LENGTH characters (a
+ * consumer or credential id, an address; a header's value may be kilobytes): the others get theirs made per
+ * request, as before, so what is kept stays within a few megabytes for the configuration's life.
+ */
 const MAX_KEPT_COUNTER_KEYS = 10_000;
+const MAX_KEPT_IDENTIFIER_LENGTH = 128;
 
 function counterKeyOf(instance: Instance, identifier: string): string {
   let key = instance.counterKeys.get(identifier);
   if (key === undefined) {
     key = counterKey(instance.scope, identifier);
-    if (instance.counterKeys.size < MAX_KEPT_COUNTER_KEYS) instance.counterKeys.set(identifier, key);
+    if (identifier.length <= MAX_KEPT_IDENTIFIER_LENGTH && instance.counterKeys.size < MAX_KEPT_COUNTER_KEYS)
+      instance.counterKeys.set(identifier, key);
   }
   return key;
 }
