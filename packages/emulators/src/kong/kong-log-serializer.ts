@@ -158,48 +158,54 @@ const routeMembersCache = new WeakMap<object, WeakMap<object, Buffer>>();
 const consumerMembersCache = new WeakMap<object, Buffer>();
 const CLOSING_BRACE = Buffer.from('}');
 
-/**
- * The route and service, then the consumer (or just the closing brace), as the members that end a log line,
- * in UTF-8. Once per configuration: its entities do not change while it is in force, and a line reuses their
- * bytes rather than encode them again (they are about half of it). Kept per route and service, and per
- * consumer, so they take room for what the configuration holds, not for each pairing seen.
+/*
+ * The entities as the members that end a log line, in UTF-8: once per configuration, since its entities do not
+ * change while it is in force, and a line reuses their bytes rather than encode them again (they are about
+ * half of it). Kept per route and service, and per consumer, so they take room for what the configuration
+ * holds, not for each pairing seen.
  */
-function entityMembers(context: NonNullable<KongLogRecord['context']>): [Buffer, Buffer] {
+
+/** `,"route":{…},"service":{…}`. */
+function routeMembers(context: NonNullable<KongLogRecord['context']>): Buffer {
   let byService = routeMembersCache.get(context.route);
   if (!byService) {
     byService = new WeakMap();
     routeMembersCache.set(context.route, byService);
   }
-  let routeMembers = byService.get(context.service);
-  if (!routeMembers) {
-    routeMembers = Buffer.from(
+  let members = byService.get(context.service);
+  if (!members) {
+    members = Buffer.from(
       `,"route":${JSON.stringify(context.route)},"service":${JSON.stringify(context.service)}`,
     );
-    byService.set(context.service, routeMembers);
+    byService.set(context.service, members);
   }
-  const { consumer } = context;
-  if (!consumer) return [routeMembers, CLOSING_BRACE];
-  let consumerMembers = consumerMembersCache.get(consumer);
-  if (!consumerMembers) {
-    consumerMembers = Buffer.from(`,"consumer":${JSON.stringify(consumer)}}`);
-    consumerMembersCache.set(consumer, consumerMembers);
+  return members;
+}
+
+/** `,"consumer":{…}}`, or just the closing brace without a consumer. */
+function consumerMembers(consumer: NonNullable<KongLogRecord['context']>['consumer']): Buffer {
+  if (!consumer) return CLOSING_BRACE;
+  let members = consumerMembersCache.get(consumer);
+  if (!members) {
+    members = Buffer.from(`,"consumer":${JSON.stringify(consumer)}}`);
+    consumerMembersCache.set(consumer, members);
   }
-  return [routeMembers, consumerMembers];
+  return members;
 }
 
 /**
  * serializeKongLog as JSON in parts: the request's own fields as an object, and, when a route matched, the
- * entities' members that end the line in place of that object's closing brace (see entityMembers). file-log
- * appends them as they are (FileLogWriter.appendObject); kongLogLine joins them.
+ * entities' members that end the line in place of that object's closing brace (routeMembers, then
+ * consumerMembers). file-log appends them as they are (FileLogWriter.appendObject); kongLogLine joins them.
  */
 export function kongLogLineParts(
   record: KongLogRecord,
   workspace: KongWorkspace,
 ): [fields: string, entities?: Buffer, lastEntities?: Buffer] {
   const fields = JSON.stringify(serializedFields(record, workspace));
-  if (!record.context) return [fields];
-  const [routeMembers, consumerMembers] = entityMembers(record.context);
-  return [fields, routeMembers, consumerMembers];
+  const { context } = record;
+  if (!context) return [fields];
+  return [fields, routeMembers(context), consumerMembers(context.consumer)];
 }
 
 /** serializeKongLog as one JSON line (no newline). */

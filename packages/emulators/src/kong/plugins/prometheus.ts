@@ -313,6 +313,34 @@ export class KongPrometheusMetrics {
   }
 
   plugin(workspace: KongWorkspace): KongLogPlugin<KongPrometheusConfig> {
+    /**
+     * seriesOf's answers by the configuration's own route and service objects, then the consumer's name:
+     * things V8 has hashed already, where seriesOf's key is joined and hashed anew.
+     */
+    const byRoute = new WeakMap<object, WeakMap<object, Map<string, RouteSeries>>>();
+    const routeSeries = (context: NonNullable<KongLogRecord['context']>, consumer: string): RouteSeries => {
+      let byService = byRoute.get(context.route);
+      if (!byService) {
+        byService = new WeakMap();
+        byRoute.set(context.route, byService);
+      }
+      let byConsumer = byService.get(context.service);
+      if (!byConsumer) {
+        byConsumer = new Map();
+        byService.set(context.service, byConsumer);
+      }
+      let found = byConsumer.get(consumer);
+      if (!found) {
+        found = this.seriesOf(
+          context.service.name ?? context.service.host,
+          context.route.name ?? context.route.id,
+          workspace.name,
+          consumer,
+        );
+        byConsumer.set(consumer, found);
+      }
+      return found;
+    };
     return {
       name: 'prometheus',
       priority: 13,
@@ -320,7 +348,7 @@ export class KongPrometheusMetrics {
         const context = record.context;
         if (!context) return; // exporter.lua: nothing for a request no route matched
         const consumer = config.per_consumer ? (context.consumer?.username ?? '') : '';
-        const series = this.routeSeries(context, workspace.name, consumer);
+        const series = routeSeries(context, consumer);
         if (config.bandwidth_metrics) {
           if (record.requestSize > 0) series.ingress.inc(record.requestSize);
           if (record.responseSize > 0) series.egress.inc(record.responseSize);
@@ -337,47 +365,8 @@ export class KongPrometheusMetrics {
     };
   }
 
-  /** The series one service, route, workspace and consumer write to, looked up with one key per request. */
+  /** The series one service, route, workspace and consumer write to, by one key joined of their names. */
   private readonly series = new Map<string, RouteSeries>();
-  /**
-   * seriesOf's answers by the configuration's own route and service objects, then workspace and consumer
-   * name: strings V8 has hashed already, where seriesOf's key is joined and hashed anew for every request.
-   */
-  private readonly byRoute = new WeakMap<object, WeakMap<object, Map<string, Map<string, RouteSeries>>>>();
-
-  private routeSeries(
-    context: NonNullable<KongLogRecord['context']>,
-    ws: string,
-    consumer: string,
-  ): RouteSeries {
-    let byService = this.byRoute.get(context.route);
-    if (!byService) {
-      byService = new WeakMap();
-      this.byRoute.set(context.route, byService);
-    }
-    let byWorkspace = byService.get(context.service);
-    if (!byWorkspace) {
-      byWorkspace = new Map();
-      byService.set(context.service, byWorkspace);
-    }
-    let byConsumer = byWorkspace.get(ws);
-    if (!byConsumer) {
-      byConsumer = new Map();
-      byWorkspace.set(ws, byConsumer);
-    }
-    let found = byConsumer.get(consumer);
-    if (!found) {
-      found = this.seriesOf(
-        context.service.name ?? context.service.host,
-        context.route.name ?? context.route.id,
-        ws,
-        consumer,
-      );
-      byConsumer.set(consumer, found);
-    }
-    return found;
-  }
-
   private seriesOf(service: string, route: string, ws: string, consumer: string): RouteSeries {
     const key = `${service}\u0000${route}\u0000${ws}\u0000${consumer}`;
     let found = this.series.get(key);
